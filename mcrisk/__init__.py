@@ -1,0 +1,31 @@
+"""mcrisk: Monte Carlo portfolio risk on JAX.
+
+Public API (everything else is private)::
+
+    import mcrisk
+    result = mcrisk.price(cfg)   # cfg: dict, DictConfig or mcrisk.Problem
+
+JAX is imported on first use of `price`, not by ``import mcrisk``: the CLI's ``--help`` and
+``--cfg job`` must never start a backend, and ``hardware`` settings (platform, x64) must be
+applied before JAX initialises.
+"""
+
+from typing import Any
+
+from mcrisk.config import build as build
+from mcrisk.errors import ConfigError as ConfigError
+from mcrisk.problem import Greeks as Greeks
+from mcrisk.problem import Market as Market
+from mcrisk.problem import Model as Model
+from mcrisk.problem import Position as Position
+from mcrisk.problem import Problem as Problem
+from mcrisk.problem import Sim as Sim
+
+__version__ = "0.1.0"
+
+
+def price(cfg: Any, **kwargs: Any) -> dict:
+    """Price a book by Monte Carlo; see `mcrisk.pricing.price`."""
+    from mcrisk.pricing import price as _price
+
+    return _price(cfg, **kwargs)

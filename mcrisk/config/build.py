@@ -1,0 +1,191 @@
+"""`build(cfg) -> Problem`: the one place where config becomes validated objects.
+
+Accepts a plain dict, an OmegaConf DictConfig or an already-built `Problem`. Every field is
+checked here, on concrete values, before anything is traced; failures raise `ConfigError`
+naming the field path, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mcrisk import corr as corrlib
+from mcrisk import errors as E
+from mcrisk.config.positions import build_position
+from mcrisk.errors import ConfigError
+from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
+
+TOP_KEYS = ("market", "model", "sim", "portfolio", "greeks", "risk", "task", "hardware",
+            "experiment", "report", "run_dir", "paths", "debug", "local", "name")
+MODEL_PARAMS = {
+    "gbm": (),
+    "heston": ("v0", "kappa", "theta", "xi", "rho"),
+    "merton": ("jump_intensity", "jump_mean", "jump_std"),
+    "bates": ("v0", "kappa", "theta", "xi", "rho", "jump_intensity", "jump_mean", "jump_std"),
+}
+
+
+def to_plain(cfg: Any) -> Any:
+    """DictConfig -> nested dict/list (resolving interpolations); other inputs unchanged."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
+        return cfg
+    if isinstance(cfg, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def build(cfg: Any) -> Problem:
+    """Validate a config and return the typed `Problem` it describes."""
+    if isinstance(cfg, Problem):
+        return cfg
+    cfg = E.mapping("config", to_plain(cfg))
+    E.only_keys("", cfg, TOP_KEYS)
+    notes: list[str] = []
+    market = build_market(E.required("config", cfg, "market"), notes)
+    model = build_model(cfg.get("model") or {"name": "gbm"}, market, notes)
+    sim = build_sim(cfg.get("sim") or {})
+    greeks = build_greeks(cfg.get("greeks") or {})
+    portfolio = E.mapping("portfolio", E.required("config", cfg, "portfolio"))
+    E.only_keys("portfolio", portfolio, ("positions", "name"))
+    raw_positions = E.sequence("portfolio.positions",
+                               E.required("portfolio", portfolio, "positions"),
+                               min_length=1, what="a list of positions")
+    positions = tuple(build_position(f"portfolio.positions[{i}]", p, market, i)
+                      for i, p in enumerate(raw_positions))
+    _check_unique_names(positions)
+    return Problem(market=market, model=model, sim=sim, positions=positions, greeks=greeks,
+                   risk=cfg.get("risk"), notes=tuple(notes))
+
+
+def _check_unique_names(positions: tuple[Position, ...]) -> None:
+    seen: dict[str, int] = {}
+    for i, p in enumerate(positions):
+        if p.name in seen:
+            raise ConfigError(f"portfolio.positions[{i}].name", p.name,
+                              f"a unique name (positions[{seen[p.name]}] has it already)")
+        seen[p.name] = i
+
+
+def build_market(raw: Any, notes: list[str]) -> Market:
+    raw = E.mapping("market", raw)
+    E.only_keys("market", raw, ("assets", "spot", "vol", "dividend", "rate", "corr",
+                                "corr_repair", "drift", "name", "path", "annualisation",
+                                "estimator", "half_life"))
+    names = E.sequence("market.assets", E.required("market", raw, "assets"), min_length=1,
+                       what="a list of asset names")
+    for i, a in enumerate(names):
+        E.string(f"market.assets[{i}]", a)
+    if len(set(names)) != len(names):
+        raise ConfigError("market.assets", names, "distinct asset names")
+    n = len(names)
+    spots = _per_asset_list("market.spot", E.required("market", raw, "spot"), n,
+                            lo=0.0, lo_open=True)
+    vols = _per_asset_list("market.vol", E.required("market", raw, "vol"), n,
+                           lo=0.0, lo_open=True)
+    dividends = (E.per_asset("market.dividend", raw["dividend"], n)
+                 if raw.get("dividend") is not None else np.zeros(n))
+    rate = E.number("market.rate", raw.get("rate", 0.0))
+    drift = (E.per_asset("market.drift", raw["drift"], n)
+             if raw.get("drift") is not None else None)
+    repair = raw.get("corr_repair", "none") or "none"
+    E.choice("market.corr_repair", repair, ("none", "nearest"))
+    if raw.get("corr") is None:
+        if n > 1:
+            raise ConfigError("market.corr", None,
+                              f"a {n}x{n} correlation matrix (required with several assets)")
+        corr = np.ones((1, 1))
+    else:
+        rows = E.sequence("market.corr", raw["corr"], length=n,
+                          what=f"a {n}x{n} matrix (list of {n} rows)")
+        corr = np.array([[E.number(f"market.corr[{i}][{j}]", v) for j, v in enumerate(
+            E.sequence(f"market.corr[{i}]", row, length=n, what=f"a row of {n} numbers"))]
+            for i, row in enumerate(rows)])
+    corrlib.check("market.corr", corr, allow_non_psd=(repair == "nearest"))
+    repaired = False
+    if repair == "nearest" and np.linalg.eigvalsh(corr).min() < corrlib.PSD_TOL:
+        fixed = corrlib.nearest(corr)
+        msg = (f"market.corr is not positive definite (smallest eigenvalue "
+               f"{np.linalg.eigvalsh(corr).min():.3g}); using Higham's nearest correlation "
+               f"matrix (max entry change {np.abs(fixed - corr).max():.3g})")
+        warnings.warn(msg, stacklevel=3)
+        notes.append(msg)
+        corr, repaired = fixed, True
+    return Market(assets=tuple(names), spots=spots, vols=vols, dividends=dividends, rate=rate,
+                  corr=corr, drift=drift, corr_repaired=repaired)
+
+
+def _per_asset_list(path: str, x: Any, n: int, **bounds: Any) -> np.ndarray:
+    items = E.sequence(path, x, length=n, what="a list with one number per asset")
+    return np.array([E.number(f"{path}[{i}]", v, **bounds) for i, v in enumerate(items)])
+
+
+def build_model(raw: Any, market: Market, notes: list[str]) -> Model:
+    raw = E.mapping("model", raw)
+    name = E.choice("model.name", E.required("model", raw, "name"), MODELS)
+    allowed = MODEL_PARAMS[name]
+    E.only_keys("model", raw, ("name",) + allowed)
+    n = market.n_assets
+    p: dict[str, np.ndarray] = {}
+    if name in ("heston", "bates"):
+        v0 = raw.get("v0")
+        p["v0"] = (market.vols ** 2 if v0 is None
+                   else E.per_asset("model.v0", v0, n, lo=0.0, lo_open=True))
+        for key in ("kappa", "theta", "xi"):
+            p[key] = E.per_asset(f"model.{key}", E.required("model", raw, key), n,
+                                 lo=0.0, lo_open=True)
+        p["rho"] = E.per_asset("model.rho", E.required("model", raw, "rho"), n,
+                               lo=-1.0, hi=1.0)
+        feller = 2 * p["kappa"] * p["theta"] - p["xi"] ** 2
+        if np.any(feller < 0):
+            msg = ("model: Feller condition 2*kappa*theta >= xi^2 fails for "
+                   + ", ".join(a for a, f in zip(market.assets, feller) if f < 0)
+                   + "; variance can reach zero (the QE scheme handles this)")
+            warnings.warn(msg, stacklevel=3)
+            notes.append(msg)
+    if name in ("merton", "bates"):
+        p["jump_intensity"] = E.per_asset("model.jump_intensity",
+                                          E.required("model", raw, "jump_intensity"), n, lo=0.0)
+        p["jump_mean"] = E.per_asset("model.jump_mean", E.required("model", raw, "jump_mean"),
+                                     n, hi=5.0)
+        p["jump_std"] = E.per_asset("model.jump_std", E.required("model", raw, "jump_std"), n,
+                                    lo=0.0, hi=5.0)
+    return Model(name=name, params=p)
+
+
+def build_sim(raw: Any) -> Sim:
+    raw = E.mapping("sim", raw)
+    E.only_keys("sim", raw, ("n_paths", "n_steps", "seed", "antithetic", "dtype",
+                             "chunk_size", "name"))
+    d = Sim()
+    n_paths = E.integer("sim.n_paths", raw.get("n_paths", d.n_paths), lo=2)
+    n_steps = E.integer("sim.n_steps", raw.get("n_steps", d.n_steps), lo=1)
+    seed = E.integer("sim.seed", raw.get("seed", d.seed), lo=0)
+    antithetic = E.boolean("sim.antithetic", raw.get("antithetic", d.antithetic))
+    dtype = E.choice("sim.dtype", raw.get("dtype", d.dtype), DTYPES)
+    chunk = E.integer("sim.chunk_size", raw.get("chunk_size", d.chunk_size), lo=2)
+    if antithetic and n_paths % 2:
+        raise ConfigError("sim.n_paths", n_paths,
+                          "an even number of paths when sim.antithetic is true (paths come in pairs)")
+    if antithetic and chunk % 2:
+        raise ConfigError("sim.chunk_size", chunk,
+                          "an even chunk size when sim.antithetic is true (a chunk never splits a pair)")
+    return Sim(n_paths=n_paths, n_steps=n_steps, seed=seed, antithetic=antithetic,
+               dtype=dtype, chunk_size=chunk)
+
+
+def build_greeks(raw: Any) -> Greeks:
+    raw = E.mapping("greeks", raw)
+    E.only_keys("greeks", raw, ("enabled", "smoothing"))
+    return Greeks(enabled=E.boolean("greeks.enabled", raw.get("enabled", True)),
+                  smoothing=E.number("greeks.smoothing", raw.get("smoothing", 0.05),
+                                     lo=0.0, hi=1.0, lo_open=True))
+
+
+def as_mapping(cfg: Any) -> Mapping:
+    return E.mapping("config", to_plain(cfg))

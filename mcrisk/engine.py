@@ -1,0 +1,144 @@
+"""Chunk driver: one jitted kernel per problem shape, reused for every chunk and call.
+
+A chunk is a fixed number of samples (paths, or antithetic pairs). Its keys come from the
+global sample index, the last chunk is padded and masked, and each chunk returns only
+moments, merged on the host in float64. So results depend on the seed and n_paths only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mcrisk import stats
+from mcrisk.config.positions import event_times
+from mcrisk.grid import TimeGrid, make_grid
+from mcrisk.instruments.book import BookPlan, plan_book
+from mcrisk.models.base import Params
+from mcrisk.problem import Problem
+from mcrisk.random import sample_keys
+from mcrisk.simulate import KernelSpec, make_layout, make_params, sample_payoffs, scan_inputs
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A problem turned into kernel inputs."""
+
+    problem: Problem
+    grid: TimeGrid
+    plan: BookPlan
+    spec: KernelSpec
+    params: Params
+    terms: dict
+    xs: dict
+    quantities: jax.Array  # (positions,) in family order
+    n_samples: int
+
+
+def ensure_dtype(dtype: str) -> None:
+    """float64 needs x64; switch it on (before use) rather than silently computing in f32."""
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None) -> Prepared:
+    sim = problem.sim
+    ensure_dtype(sim.dtype)
+    dates = [t for p in problem.positions for t in event_times(p)]
+    if not dates and horizon is None:
+        dates = [1.0 / 365.0]  # a book of spot/perps only: one nominal step, nothing observed
+    grid = make_grid(dates, sim.n_steps, horizon=horizon)
+    plan = plan_book(problem, grid, problem.greeks.smoothing)
+    per_sample = 2 if sim.antithetic else 1
+    n_samples = sim.n_paths // per_sample
+    samples = max(1, min(sim.chunk_size // per_sample, n_samples))
+    spec = KernelSpec(model=problem.model.name, book=plan.shape,
+                      layout=make_layout(problem, plan.shape), antithetic=sim.antithetic,
+                      samples=samples, dtype=sim.dtype, smoothed=smoothed)
+    dtype = sim.dtype
+
+    def cast(a: np.ndarray):
+        if a.dtype == np.float64:
+            return jnp.asarray(a, dtype)
+        return jnp.asarray(a)
+
+    terms = jax.tree_util.tree_map(cast, plan.terms)
+    q = np.array([problem.positions[i].quantity for i in plan.order])
+    return Prepared(problem=problem, grid=grid, plan=plan, spec=spec,
+                    params=make_params(problem, dtype), terms=terms,
+                    xs=scan_inputs(grid, plan, dtype), quantities=jnp.asarray(q, dtype),
+                    n_samples=n_samples)
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
+                root: jax.Array, start: jax.Array, n_valid: jax.Array):
+    """Moments of (per-position payoffs, book payoff) over one chunk of samples."""
+    keys = sample_keys(root, start, spec.samples)
+    vals = jax.vmap(lambda k: sample_payoffs(spec, params, terms, xs, k))(keys)
+    book = jnp.sum(vals * q, axis=-1, keepdims=True)
+    weights = (jnp.arange(spec.samples) < n_valid).astype(vals.dtype)
+    return stats.chunk_moments(jnp.concatenate([vals, book], axis=-1), weights)
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
+                 root: jax.Array, start: jax.Array, n_valid: jax.Array):
+    """Moments of pathwise Greeks of the smoothed payoffs over one chunk.
+
+    Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho.
+    Columns: positions (family order) then the book. Forward mode: the cost grows with the
+    number of assets, not positions, and nothing is stored per time step.
+    """
+    n = spec.book.n_assets
+    eye = jnp.eye(n, dtype=params.spots.dtype)
+    keys = sample_keys(root, start, spec.samples)
+
+    def rows(key):
+        def f(s, v, r):
+            return sample_payoffs(spec, params._replace(spots=s, vols=v, rate=r), terms, xs,
+                                  key)
+
+        def spot_dir(e):
+            def d1(s):
+                return jax.jvp(lambda s_: f(s_, params.vols, params.rate), (s,), (e,))[1]
+            return jax.jvp(d1, (params.spots,), (e,))
+
+        delta, gamma = jax.vmap(spot_dir)(eye)
+        vega = jax.vmap(lambda e: jax.jvp(lambda v: f(params.spots, v, params.rate),
+                                          (params.vols,), (e,))[1])(eye)
+        rho = jax.jvp(lambda r: f(params.spots, params.vols, r), (params.rate,),
+                      (jnp.ones_like(params.rate),))[1]
+        g = jnp.concatenate([delta, gamma, vega, rho[None]], axis=0)
+        return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
+
+    g = jax.vmap(rows)(keys)
+    weights = (jnp.arange(spec.samples) < n_valid).astype(g.dtype)
+    return stats.chunk_moments(g, weights)
+
+
+def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
+               progress: Callable[[int, int, float], None] | None = None) -> stats.Moments:
+    """Drive `kernel` over all chunks; merge moments on the host in chunk order."""
+    root = jax.random.key(prep.problem.sim.seed)
+    acc = None
+    per = prep.spec.samples
+    n_chunks = -(-prep.n_samples // per)
+    t0 = time.perf_counter()
+    for c in range(n_chunks):
+        start = c * per
+        n_valid = min(per, prep.n_samples - start)
+        out = kernel(prep.spec, params if params is not None else prep.params, prep.terms,
+                     prep.xs, prep.quantities, root, jnp.asarray(start, jnp.uint32),
+                     jnp.asarray(n_valid, jnp.int32))
+        n, mean, m2 = jax.device_get(out)
+        acc = stats.update(acc if acc is not None else stats.init(mean.shape), n, mean, m2)
+        if progress is not None:
+            progress(c + 1, n_chunks, time.perf_counter() - t0)
+    return acc

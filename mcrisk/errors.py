@@ -1,0 +1,133 @@
+"""User-input errors and the pure-Python checks that raise them.
+
+Every check runs on concrete Python/NumPy values before anything is traced, so a bad
+config fails with the field path, the offending value and what was expected, never with
+a JAX shape traceback or a NaN result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A config value is missing, malformed or outside its admissible range.
+
+    Attributes:
+        path: dotted field path, e.g. ``portfolio.positions[3].strike``.
+        value: the offending value (or ``None`` for a missing field).
+        expected: what an admissible value looks like.
+    """
+
+    def __init__(self, path: str, value: Any, expected: str):
+        self.path = path
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{path}: got {_show(value)}; expected {expected}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def number(path: str, x: Any, *, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False, hi_open: bool = False, what: str = "") -> float:
+    """Return ``x`` as a finite float inside the given bounds, else raise ConfigError."""
+    bounds = []
+    if lo is not None:
+        bounds.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        bounds.append(f"{'<' if hi_open else '<='} {hi:g}")
+    expected = what or " and ".join(["a finite number"] + bounds)
+    if not _is_number(x) or not math.isfinite(float(x)):
+        raise ConfigError(path, x, expected)
+    v = float(x)
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ConfigError(path, x, expected)
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise ConfigError(path, x, expected)
+    return v
+
+
+def integer(path: str, x: Any, *, lo: int | None = None, what: str = "") -> int:
+    """Return ``x`` as an int >= lo; floats with an integral value (1e5) are accepted."""
+    expected = what or (f"an integer >= {lo}" if lo is not None else "an integer")
+    if isinstance(x, bool):
+        raise ConfigError(path, x, expected)
+    if isinstance(x, (float, np.floating)) and math.isfinite(x) and float(x).is_integer():
+        x = int(x)
+    if not isinstance(x, (int, np.integer)):
+        raise ConfigError(path, x, expected)
+    if lo is not None and x < lo:
+        raise ConfigError(path, x, expected)
+    return int(x)
+
+
+def boolean(path: str, x: Any) -> bool:
+    if not isinstance(x, (bool, np.bool_)):
+        raise ConfigError(path, x, "true or false")
+    return bool(x)
+
+
+def choice(path: str, x: Any, options: Sequence[str]) -> str:
+    if not isinstance(x, str) or x not in options:
+        raise ConfigError(path, x, "one of " + ", ".join(repr(o) for o in options))
+    return x
+
+
+def string(path: str, x: Any) -> str:
+    if not isinstance(x, str) or not x:
+        raise ConfigError(path, x, "a non-empty string")
+    return x
+
+
+def sequence(path: str, x: Any, *, length: int | None = None, min_length: int = 0,
+             what: str = "a list") -> list:
+    if isinstance(x, (str, bytes, Mapping)) or not isinstance(x, (Sequence, np.ndarray)):
+        raise ConfigError(path, x, what)
+    items = list(x)
+    if length is not None and len(items) != length:
+        raise ConfigError(path, x, f"{what} of length {length}")
+    if len(items) < min_length:
+        raise ConfigError(path, x, f"{what} with at least {min_length} entries")
+    return items
+
+
+def mapping(path: str, x: Any) -> Mapping:
+    if not isinstance(x, Mapping):
+        raise ConfigError(path, x, "a mapping of fields")
+    return x
+
+
+def only_keys(path: str, section: Mapping, allowed: Sequence[str]) -> None:
+    """Reject misspelt or unknown keys instead of silently ignoring them."""
+    for key in section:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(where, section[key],
+                              "no such field; allowed fields: " + ", ".join(sorted(allowed)))
+
+
+def required(path: str, section: Mapping, key: str) -> Any:
+    if key not in section or section[key] is None:
+        raise ConfigError(f"{path}.{key}", None, "a value (this field is required)")
+    return section[key]
+
+
+def per_asset(path: str, x: Any, n_assets: int, **bounds: Any) -> np.ndarray:
+    """A scalar (broadcast to every asset) or a list with one number per asset."""
+    if _is_number(x):
+        return np.full(n_assets, number(path, x, **bounds))
+    items = sequence(path, x, length=n_assets, what="a number or a list with one number per asset")
+    return np.array([number(f"{path}[{i}]", v, **bounds) for i, v in enumerate(items)])

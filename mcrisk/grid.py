@@ -1,0 +1,76 @@
+"""Time grid: uniform steps with every event date of the book placed exactly on a node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Uniform nodes closer than this fraction of a step to an event are dropped, so no step is
+# a sliver that would only add rounding noise (the event node itself is always kept).
+MERGE_FRACTION = 1e-3
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Simulation dates.
+
+    Attributes:
+        times: (steps + 1,) float64 dates in years, times[0] = 0, strictly increasing.
+        events: (events,) distinct event dates (expiries, fixings), sorted.
+        event_index: (events,) index into `times` of each event date.
+    """
+
+    times: np.ndarray
+    events: np.ndarray
+    event_index: np.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.times) - 1
+
+    @property
+    def dt(self) -> np.ndarray:
+        return np.diff(self.times)
+
+    def index_of(self, t: float) -> int:
+        """Index into `times` of an event date (exact up to float rounding of the input)."""
+        k = int(np.argmin(np.abs(self.events - t)))
+        if abs(self.events[k] - t) > 1e-12 * max(1.0, t):
+            raise KeyError(f"date {t} is not an event of this grid")
+        return int(self.event_index[k])
+
+
+def make_grid(event_dates: list[float] | np.ndarray, n_steps: int,
+              horizon: float | None = None) -> TimeGrid:
+    """Build the grid.
+
+    Args:
+        event_dates: dates in years the payoffs observe (each > 0).
+        n_steps: number of uniform steps over [0, T] with T the last event date (or
+            `horizon` if later); `sim.n_steps` is this total, not a per-year rate.
+        horizon: optional extra end date (risk horizon).
+
+    Returns:
+        A TimeGrid whose nodes are the uniform nodes plus every event date, exactly.
+    """
+    events = np.unique(np.asarray(list(event_dates) + ([horizon] if horizon else []),
+                                  dtype=np.float64))
+    events = _dedupe(events)
+    t_end = float(events[-1])
+    uniform = np.linspace(0.0, t_end, n_steps + 1)
+    tol = MERGE_FRACTION * t_end / n_steps
+    keep = [u for u in uniform[1:-1] if np.min(np.abs(events - u)) > tol]
+    times = np.unique(np.concatenate([[0.0], keep, events]))
+    index = np.searchsorted(times, events)
+    assert np.allclose(times[index], events)
+    return TimeGrid(times=times, events=events, event_index=index)
+
+
+def _dedupe(sorted_dates: np.ndarray) -> np.ndarray:
+    """Merge dates that differ only by float rounding (0.1 * 3 vs 0.3)."""
+    out = [sorted_dates[0]]
+    for t in sorted_dates[1:]:
+        if t - out[-1] > 1e-12 * max(1.0, t):
+            out.append(t)
+    return np.asarray(out)

@@ -1,0 +1,1 @@
+"""Contract terms grouped by payoff family (struct of arrays) and their payoffs."""

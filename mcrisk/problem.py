@@ -1,0 +1,126 @@
+"""Typed, validated problem description: what the config becomes after `mcrisk.config.build`.
+
+These are plain frozen dataclasses over NumPy arrays (no JAX), so they can be built and
+inspected in a notebook without starting a backend. The engine turns them into JAX
+pytrees when it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MODELS = ("gbm", "heston", "merton", "bates")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Market:
+    """Spot market today.
+
+    Attributes:
+        assets: asset names, in the order of every per-asset array.
+        spots: (assets,) spot prices, > 0.
+        vols: (assets,) lognormal volatilities, annualised, > 0.
+        dividends: (assets,) continuous dividend / carry / staking yields, annualised.
+        rate: flat continuously-compounded risk-free rate.
+        corr: (assets, assets) correlation of the spot drivers (PSD, unit diagonal).
+        drift: (assets,) real-world drifts for risk horizons, or None for risk-neutral.
+        corr_repaired: True when `corr` is Higham's nearest correlation to the input.
+    """
+
+    assets: tuple[str, ...]
+    spots: np.ndarray
+    vols: np.ndarray
+    dividends: np.ndarray
+    rate: float
+    corr: np.ndarray
+    drift: np.ndarray | None = None
+    corr_repaired: bool = False
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.assets)
+
+    def index(self, name: str) -> int:
+        return self.assets.index(name)
+
+
+@dataclass(frozen=True)
+class Model:
+    """Model name plus per-asset parameter arrays (each of shape (assets,)).
+
+    gbm: none. heston: v0, kappa, theta, xi, rho. merton: jump_intensity, jump_mean,
+    jump_std (mean and std of the log jump size). bates: heston and merton parameters.
+    """
+
+    name: str
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def has_variance(self) -> bool:
+        return self.name in ("heston", "bates")
+
+    @property
+    def has_jumps(self) -> bool:
+        return self.name in ("merton", "bates")
+
+
+@dataclass(frozen=True)
+class Sim:
+    """Monte Carlo settings.
+
+    Attributes:
+        n_paths: number of simulated paths (antithetic pairs count as two paths).
+        n_steps: uniform time steps over [0, last event date]; event dates are added.
+        seed: root PRNG seed.
+        antithetic: pair each path with its mirror (negated normals).
+        dtype: "float32" or "float64".
+        chunk_size: paths per compiled kernel call; results do not depend on it.
+    """
+
+    n_paths: int = 100_000
+    n_steps: int = 64
+    seed: int = 0
+    antithetic: bool = True
+    dtype: str = "float32"
+    chunk_size: int = 65_536
+
+
+@dataclass(frozen=True)
+class Greeks:
+    """Greeks settings: pathwise autodiff of a payoff smoothed with Gaussian kernels.
+
+    `smoothing` is the kernel width relative to each position's terminal price scale
+    (strike x vol x sqrt(expiry)); see `mcrisk.greeks` for the bias it implies.
+    """
+
+    enabled: bool = True
+    smoothing: float = 0.05
+
+
+@dataclass(frozen=True)
+class Position:
+    """One position: its type, the asset indices it references and its contract terms."""
+
+    type: str
+    name: str
+    quantity: float
+    assets: tuple[int, ...]
+    terms: dict[str, Any]
+    venue: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated pricing/risk problem."""
+
+    market: Market
+    model: Model
+    sim: Sim
+    positions: tuple[Position, ...]
+    greeks: Greeks = Greeks()
+    risk: Any = None
+    notes: tuple[str, ...] = ()

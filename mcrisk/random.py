@@ -1,0 +1,88 @@
+"""Key derivation and per-step draws.
+
+Keys come from a fixed schedule, never from call order or chunk index:
+``sample_key = fold_in(fold_in(root, STREAM_PATHS), sample_index)`` and the draws of step
+``k`` come from ``fold_in(sample_key, k)``. A *sample* is one path, or one antithetic pair
+(both members share the key; the mirror negates every normal and reflects every uniform).
+So a path's numbers depend only on the seed and its global index: results are the same for
+any chunk size or device count.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+STREAM_PATHS = 1
+STREAM_BOOTSTRAP = 2
+STREAM_INNER = 3
+
+
+class DrawLayout(NamedTuple):
+    """Static description of what one step needs (hashable: part of the kernel's spec)."""
+
+    n_assets: int
+    variance: bool  # an independent normal per asset for the variance driver
+    jumps: bool  # Poisson counts and log-jump normals per asset
+    bridge: bool  # two uniforms per asset for Brownian-bridge max/min
+
+
+class Draws(NamedTuple):
+    """One step's draws for one path; arrays have shape (assets,).
+
+    ``z``: independent normals (correlated later by the Cholesky factor); ``b``: independent
+    normals for variance drivers; ``n_jumps``: Poisson counts; ``z_jump``: normals for log
+    jump sizes; ``u_max``/``u_min``: uniforms in (0, 1] for bridge extrema.
+    """
+
+    z: jax.Array
+    b: jax.Array
+    n_jumps: jax.Array
+    z_jump: jax.Array
+    u_max: jax.Array
+    u_min: jax.Array
+
+
+def sample_keys(root: jax.Array, start: jax.Array, count: int) -> jax.Array:
+    """Keys of samples ``start .. start + count - 1`` (shape (count,))."""
+    stream = jax.random.fold_in(root, STREAM_PATHS)
+    idx = start.astype(jnp.uint32) + jnp.arange(count, dtype=jnp.uint32)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(stream, idx)
+
+
+def step_draws(key: jax.Array, step: jax.Array, layout: DrawLayout, mirror: jax.Array,
+               jump_rates: jax.Array, dtype: jnp.dtype) -> Draws:
+    """Draws for one path at one step.
+
+    Args:
+        key: the sample key.
+        step: step index (int32 scalar).
+        layout: which draws are needed.
+        mirror: bool scalar; True for the antithetic member of a pair.
+        jump_rates: (assets,) expected jump count over this step (intensity x dt).
+        dtype: float dtype of the draws.
+    """
+    n = layout.n_assets
+    k = jax.random.fold_in(key, step)
+    k_norm, k_unif, k_pois = jax.random.split(k, 3)
+    n_norm = n * (1 + layout.variance + layout.jumps)
+    normals = jax.random.normal(k_norm, (n_norm,), dtype)
+    normals = jnp.where(mirror, -normals, normals)
+    z = normals[:n]
+    b = normals[n:2 * n] if layout.variance else jnp.zeros((0,), dtype)
+    z_jump = normals[n * (1 + layout.variance):] if layout.jumps else jnp.zeros((0,), dtype)
+    if layout.jumps:
+        # Counts are shared by both members of a pair; only the sizes are mirrored.
+        n_jumps = jax.random.poisson(k_pois, jump_rates, (n,)).astype(dtype)
+    else:
+        n_jumps = jnp.zeros((0,), dtype)
+    if layout.bridge:
+        w = jax.random.uniform(k_unif, (2 * n,), dtype)
+        u = jnp.where(mirror, w, 1.0 - w)
+        u = jnp.maximum(u, jnp.finfo(dtype).tiny)
+        u_max, u_min = u[:n], u[n:]
+    else:
+        u_max = u_min = jnp.zeros((0,), dtype)
+    return Draws(z=z, b=b, n_jumps=n_jumps, z_jump=z_jump, u_max=u_max, u_min=u_min)

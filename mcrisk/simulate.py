@@ -1,0 +1,94 @@
+"""Per-path simulation: one `lax.scan` over the time grid whose carry is the model state and
+the path statistics the book needs; the output is the discounted payoff of every position.
+
+Written for one path (vmap over paths happens in the engine). No paths x steps x assets
+array is ever built.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mcrisk.grid import TimeGrid
+from mcrisk.instruments.book import BookPlan, BookShape, init_obs, payoffs, update_obs
+from mcrisk.models import REGISTRY
+from mcrisk.models.base import Params
+from mcrisk.problem import Problem
+from mcrisk.random import DrawLayout, step_draws
+
+
+class KernelSpec(NamedTuple):
+    """Everything static about a kernel: one compilation per distinct spec and shapes."""
+
+    model: str
+    book: BookShape
+    layout: DrawLayout
+    antithetic: bool
+    samples: int  # samples (paths, or antithetic pairs) per chunk
+    dtype: str
+    smoothed: bool  # smoothed payoffs (Greeks kernel)
+
+
+def make_params(problem: Problem, dtype: str) -> Params:
+    """Problem -> JAX parameter pytree in the simulation dtype."""
+    m, mod = problem.market, problem.model
+    n = m.n_assets
+    f = lambda a: jnp.asarray(np.asarray(a, np.float64), dtype)  # noqa: E731
+    zeros = np.zeros(n)
+    p = mod.params
+    vols = np.sqrt(p["v0"]) if mod.has_variance else m.vols
+    ones = np.ones(n)
+    return Params(
+        spots=f(m.spots), vols=f(vols), dividends=f(m.dividends), rate=f(m.rate),
+        chol=f(np.linalg.cholesky(m.corr + 1e-14 * np.eye(n)) if n > 1 else np.ones((1, 1))),
+        kappa=f(p.get("kappa", ones)), theta=f(p.get("theta", ones)), xi=f(p.get("xi", ones)),
+        rho=f(p.get("rho", zeros)), jump_intensity=f(p.get("jump_intensity", zeros)),
+        jump_mean=f(p.get("jump_mean", zeros)), jump_std=f(p.get("jump_std", zeros)))
+
+
+def make_layout(problem: Problem, shape: BookShape) -> DrawLayout:
+    return DrawLayout(n_assets=problem.market.n_assets, variance=problem.model.has_variance,
+                      jumps=problem.model.has_jumps, bridge=shape.bridge)
+
+
+def scan_inputs(grid: TimeGrid, plan: BookPlan, dtype: str) -> dict:
+    """Per-step arrays the scan walks over: step index, dt and the book's step masks."""
+    return dict(k=jnp.arange(grid.n_steps, dtype=jnp.int32),
+                dt=jnp.asarray(grid.dt, dtype),
+                masks={k: jnp.asarray(v) for k, v in plan.step_masks.items()})
+
+
+def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: jax.Array,
+                 mirror: jax.Array) -> jax.Array:
+    """Discounted payoffs, shape (positions,) in family order, of one path."""
+    model = REGISTRY[spec.model]
+    dtype = jnp.dtype(spec.dtype)
+    tiny = jnp.finfo(dtype).tiny
+    state0 = model.init(params)
+    obs0 = init_obs(spec.book, terms, state0.x)
+
+    def body(carry, x):
+        state, obs = carry
+        draws = step_draws(key, x["k"], spec.layout, mirror, params.jump_intensity * x["dt"],
+                           dtype)
+        new = model.step(params, state, x["dt"], draws)
+        var = jnp.maximum(state.v * x["dt"], tiny)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, spec.smoothed)
+        return (new, obs), None
+
+    (_, obs), _ = jax.lax.scan(body, (state0, obs0), xs)
+    return payoffs(obs, terms, params.spots, params.rate, spec.smoothed)
+
+
+def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,
+                   key: jax.Array) -> jax.Array:
+    """Payoffs of one sample: a path, or the mean over an antithetic pair."""
+    if not spec.antithetic:
+        return path_payoffs(spec, params, terms, xs, key, jnp.asarray(False))
+    both = jax.vmap(lambda m: path_payoffs(spec, params, terms, xs, key, m))(
+        jnp.array([False, True]))
+    return 0.5 * (both[0] + both[1])
