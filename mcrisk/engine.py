@@ -83,7 +83,7 @@ def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.
     keys = sample_keys(root, start, spec.samples)
     vals = jax.vmap(lambda k: sample_payoffs(spec, params, terms, xs, k))(keys)
     book = jnp.sum(vals * q, axis=-1, keepdims=True)
-    weights = (jnp.arange(spec.samples) < n_valid).astype(vals.dtype)
+    weights = (jnp.arange(spec.samples, dtype=jnp.int32) < n_valid).astype(vals.dtype)
     return stats.chunk_moments(jnp.concatenate([vals, book], axis=-1), weights)
 
 
@@ -119,7 +119,7 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
     g = jax.vmap(rows)(keys)
-    weights = (jnp.arange(spec.samples) < n_valid).astype(g.dtype)
+    weights = (jnp.arange(spec.samples, dtype=jnp.int32) < n_valid).astype(g.dtype)
     return stats.chunk_moments(g, weights)
 
 
