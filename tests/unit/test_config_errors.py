@@ -1,0 +1,140 @@
+"""Every bad input raises ConfigError naming the field, the value and what was expected,
+before anything is compiled."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+import mcrisk
+from mcrisk import ConfigError
+
+BASE = dict(
+    market=dict(assets=["BTC", "ETH"], spot=[60000.0, 3000.0], vol=[0.6, 0.75],
+                dividend=[0.0, 0.0], rate=0.03, corr=[[1.0, 0.8], [0.8, 1.0]]),
+    model=dict(name="gbm"),
+    sim=dict(n_paths=1000, n_steps=8, seed=0, antithetic=True, dtype="float32",
+             chunk_size=512),
+    portfolio=dict(positions=[
+        dict(type="european", asset="BTC", option="call", strike=65000, expiry=0.25,
+             quantity=10),
+        dict(type="barrier", asset="ETH", option="put", strike=2800, barrier=2400,
+             barrier_type="down-and-out", expiry=0.5, quantity=-20),
+        dict(type="asian", asset="BTC", option="call", strike=60000, expiry=1.0, fixings=12,
+             average="arithmetic", quantity=5),
+        dict(type="basket", assets=["BTC", "ETH"], weights=[0.5, 10.0], option="call",
+             strike=60000, expiry=0.5, quantity=1),
+        dict(type="spot", asset="ETH", quantity=100),
+    ]))
+
+
+def _set(cfg, path, value):
+    keys = path.replace("]", "").replace("[", ".").split(".")
+    node = cfg
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node[k]
+    last = keys[-1]
+    if value is _DELETE:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+_DELETE = object()
+
+CASES = [
+    # (field to change, new value, field path the message must name, words it must contain)
+    ("portfolio.positions[0].asset", "SOL", "portfolio.positions[0].asset", "BTC, ETH"),
+    ("market.spot[1]", -3000.0, "market.spot[1]", "> 0"),
+    ("market.spot[0]", 0.0, "market.spot[0]", "> 0"),
+    ("market.vol[0]", 0.0, "market.vol[0]", "> 0"),
+    ("portfolio.positions[0].strike", -1.0, "portfolio.positions[0].strike", "> 0"),
+    ("portfolio.positions[3].strike", 0, "portfolio.positions[3].strike", "> 0"),
+    ("portfolio.positions[0].expiry", 0.0, "portfolio.positions[0].expiry", "> 0"),
+    ("portfolio.positions[1].expiry", -0.5, "portfolio.positions[1].expiry", "> 0"),
+    ("market.corr", [[1.0, 0.8], [0.7, 1.0]], "market.corr[0][1]", "symmetric"),
+    ("market.corr", [[1.0, 1.2], [1.2, 1.0]], "market.corr[0][1]", "[-1, 1]"),
+    ("market.corr", [[1.0, 0.5], [0.5, 0.9]], "market.corr[1][1]", "diagonal"),
+    ("market.corr", [[1.0, 0.5]], "market.corr", "2x2"),
+    ("market.vol", [0.6], "market.vol", "one number per asset"),
+    ("market.spot", [60000.0, 3000.0, 150.0], "market.spot", "length 2"),
+    ("portfolio.positions[3].weights", [0.5], "portfolio.positions[3].weights", "one weight"),
+    ("portfolio.positions[2].type", "swaption", "portfolio.positions[2].type", "european"),
+    ("portfolio.positions[0].strik", 1.0, "portfolio.positions[0].strik", "no such field"),
+    ("portfolio.positions[0].strike", _DELETE, "portfolio.positions[0].strike", "required"),
+    ("portfolio.positions[1].barrier_type", _DELETE, "portfolio.positions[1].barrier_type",
+     "required"),
+    ("sim.n_paths", 1, "sim.n_paths", ">= 2"),
+    ("sim.n_paths", 1001, "sim.n_paths", "even"),
+    ("sim.chunk_size", 0, "sim.chunk_size", ">= 2"),
+    ("sim.dtype", "float16", "sim.dtype", "float32"),
+    ("sim.nsteps", 10, "sim.nsteps", "no such field"),
+    ("portfolio.positions[1].barrier", 3500.0, "portfolio.positions[1].barrier", "below"),
+    ("portfolio.positions[0].option", "straddle", "portfolio.positions[0].option", "call"),
+    ("portfolio.positions[2].fixings", 0, "portfolio.positions[2].fixings", ">= 1"),
+    ("portfolio.positions[2].fixings", 2.5, "portfolio.positions[2].fixings", "integer"),
+    ("market.rate", math.nan, "market.rate", "finite"),
+    ("market.spot[0]", math.nan, "market.spot[0]", "finite"),
+    ("portfolio.positions[0].quantity", math.inf, "portfolio.positions[0].quantity", "finite"),
+    ("portfolio.positions[0].strike", "65000", "portfolio.positions[0].strike", "number"),
+    ("model.name", "sabr", "model.name", "heston"),
+    ("portfolio.positions", [], "portfolio.positions", "at least 1"),
+    ("market.assets", ["BTC", "BTC"], "market.assets", "distinct"),
+    ("portfolio.positions[3].assets", ["BTC", "BTC"], "portfolio.positions[3].assets",
+     "distinct"),
+]
+
+
+@pytest.mark.parametrize("field,value,path,words", CASES, ids=[c[0] + "=" + repr(c[1])[:20]
+                                                               for c in CASES])
+def test_bad_input_names_the_field(field, value, path, words):
+    cfg = copy.deepcopy(BASE)
+    _set(cfg, field, value)
+    with pytest.raises(ConfigError) as info:
+        mcrisk.build(cfg)
+    msg = str(info.value)
+    assert msg.startswith(path + ":"), msg
+    assert words in msg, msg
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_psd_correlation_rejected_then_repaired_on_request():
+    cfg = copy.deepcopy(BASE)
+    cfg["market"].update(assets=["A", "B", "C"], spot=[1.0, 2.0, 3.0], vol=[0.5, 0.5, 0.5],
+                         dividend=None,
+                         corr=[[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]])
+    cfg["portfolio"]["positions"] = [dict(type="spot", asset="A")]
+    with pytest.raises(ConfigError, match=r"market.corr: .*positive semi-definite.*corr_repair"):
+        mcrisk.build(cfg)
+    cfg["market"]["corr_repair"] = "nearest"
+    with pytest.warns(UserWarning, match="Higham"):
+        problem = mcrisk.build(cfg)
+    import numpy as np
+
+    c = problem.market.corr
+    assert problem.market.corr_repaired
+    assert np.allclose(np.diag(c), 1.0) and np.allclose(c, c.T)
+    assert np.linalg.eigvalsh(c).min() > 0
+    assert any("Higham" in n for n in problem.notes)
+
+
+def test_errors_raised_before_any_compilation():
+    from mcrisk.engine import price_chunk
+
+    before = price_chunk._cache_size()
+    cfg = copy.deepcopy(BASE)
+    cfg["portfolio"]["positions"][4]["quantity"] = math.nan
+    with pytest.raises(ConfigError):
+        mcrisk.price(cfg)
+    assert price_chunk._cache_size() == before
+
+
+def test_unknown_top_level_key():
+    cfg = copy.deepcopy(BASE)
+    cfg["portfolo"] = {}
+    with pytest.raises(ConfigError, match="^portfolo: .*no such field"):
+        mcrisk.build(cfg)
