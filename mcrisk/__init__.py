@@ -29,3 +29,10 @@ def price(cfg: Any, **kwargs: Any) -> dict:
     from mcrisk.pricing import price as _price
 
     return _price(cfg, **kwargs)
+
+
+def risk(cfg: Any, **kwargs: Any) -> dict:
+    """Horizon risk of a book (VaR/ES, attribution, stress, margin); see `mcrisk.risk.run`."""
+    from mcrisk.risk.run import risk as _risk
+
+    return _risk(cfg, **kwargs)

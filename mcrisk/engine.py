@@ -47,10 +47,20 @@ def ensure_dtype(dtype: str) -> None:
         jax.config.update("jax_enable_x64", True)
 
 
-def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None) -> Prepared:
+def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None,
+            extra_dates: list[float] | tuple[float, ...] = (),
+            until: float | None = None) -> Prepared:
+    """Grid, book plan, parameters and kernel spec of a problem (host side, no tracing).
+
+    `horizon` and `extra_dates` add grid dates that no payoff observes (risk dates);
+    `until` ends the grid there, dropping later events (scenario paths to a horizon).
+    """
     sim = problem.sim
     ensure_dtype(sim.dtype)
     dates = [t for p in problem.positions for t in event_times(p)]
+    if until is not None:
+        dates = [t for t in dates if t <= until * (1 + 1e-12)]
+    dates += list(extra_dates)
     if not dates and horizon is None:
         dates = [1.0 / 365.0]  # a book of spot/perps only: one nominal step, nothing observed
     grid = make_grid(dates, sim.n_steps, horizon=horizon)

@@ -122,5 +122,62 @@ class Problem:
     sim: Sim
     positions: tuple[Position, ...]
     greeks: Greeks = Greeks()
-    risk: Any = None
+    risk: Risk | None = None
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StressScenario:
+    """A deterministic scenario: relative spot shocks and absolute vol shocks per asset.
+
+    Attributes:
+        name: label.
+        spot: (assets,) relative spot moves (-0.30 = down 30%).
+        vol: (assets,) vol shifts in vol points as fractions (0.20 = +20 vol points).
+        horizon: years to roll forward before revaluing (0 = instantaneous).
+    """
+
+    name: str
+    spot: np.ndarray
+    vol: np.ndarray
+    horizon: float = 0.0
+
+
+@dataclass(frozen=True)
+class MarginGrid:
+    """Risk-based portfolio-margin grid (SPAN-style scan).
+
+    Spot moves are ``spot_range * k / n`` for k = -n..n (n = (spot_steps - 1) / 2), each with
+    vol shifts of -vol_shift, 0, +vol_shift, plus two extreme moves of
+    ``extreme_multiple * spot_range`` whose loss counts at ``extreme_weight``.
+    ``mode``: "joint" moves every asset by the same relative amount (correlated assets move
+    together); "per_asset" scans each asset alone and adds the worst losses per asset.
+    """
+
+    spot_range: float = 0.15
+    spot_steps: int = 7
+    vol_shift: float = 0.10
+    extreme_multiple: float = 2.0
+    extreme_weight: float = 0.35
+    mode: str = "joint"
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Risk settings (see the README's `risk` reference)."""
+
+    horizon: float = 1.0 / 365.0
+    levels: tuple[float, ...] = (0.95, 0.975, 0.99, 0.999)
+    method: str = "full"
+    inner_paths: int = 256
+    vol_dynamics: str = "sticky_strike"
+    vol_shock: np.ndarray | None = None
+    dates: tuple[float, ...] = ()
+    pfe_level: float = 0.95
+    collateral: float | None = None
+    maintenance_margin: float | None = None
+    stress: tuple[StressScenario, ...] = ()
+    margin: MarginGrid | None = MarginGrid()
+    ci_level: float = 0.95
+    batches: int = 20
+    histogram_bins: int = 60

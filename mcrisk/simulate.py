@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.grid import TimeGrid
-from mcrisk.instruments.book import BookPlan, BookShape, init_obs, payoffs, update_obs
+from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
-from mcrisk.models.base import Params
+from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
 from mcrisk.random import DrawLayout, step_draws
 
@@ -63,13 +63,19 @@ def scan_inputs(grid: TimeGrid, plan: BookPlan, dtype: str) -> dict:
 
 
 def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: jax.Array,
-                 mirror: jax.Array) -> jax.Array:
-    """Discounted payoffs, shape (positions,) in family order, of one path."""
+                 mirror: jax.Array, start: tuple[State, Obs] | None = None) -> jax.Array:
+    """Discounted payoffs, shape (positions,) in family order, of one path.
+
+    `start` replaces today's state and empty statistics (nested revaluation from a scenario).
+    """
     model = REGISTRY[spec.model]
     dtype = jnp.dtype(spec.dtype)
     tiny = jnp.finfo(dtype).tiny
-    state0 = model.init(params)
-    obs0 = init_obs(spec.book, terms, state0.x)
+    if start is None:
+        state0 = model.init(params)
+        obs0 = init_obs(spec.book, terms, state0.x)
+    else:
+        state0, obs0 = start
 
     def body(carry, x):
         state, obs = carry
@@ -85,10 +91,10 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
 
 
 def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,
-                   key: jax.Array) -> jax.Array:
+                   key: jax.Array, start: tuple[State, Obs] | None = None) -> jax.Array:
     """Payoffs of one sample: a path, or the mean over an antithetic pair."""
     if not spec.antithetic:
-        return path_payoffs(spec, params, terms, xs, key, jnp.asarray(False))
-    both = jax.vmap(lambda m: path_payoffs(spec, params, terms, xs, key, m))(
+        return path_payoffs(spec, params, terms, xs, key, jnp.asarray(False), start)
+    both = jax.vmap(lambda m: path_payoffs(spec, params, terms, xs, key, m, start))(
         jnp.array([False, True]))
     return 0.5 * (both[0] + both[1])

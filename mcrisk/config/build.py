@@ -16,6 +16,7 @@ import numpy as np
 from mcrisk import corr as corrlib
 from mcrisk import errors as E
 from mcrisk.config.positions import build_position
+from mcrisk.config.risk import build_risk
 from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
 
@@ -59,8 +60,12 @@ def build(cfg: Any) -> Problem:
     positions = tuple(build_position(f"portfolio.positions[{i}]", p, market, i)
                       for i, p in enumerate(raw_positions))
     _check_unique_names(positions)
+    risk = build_risk(cfg.get("risk"), market)
+    if risk.margin is not None and risk.margin.extreme_multiple * risk.margin.spot_range >= 1.0:
+        raise ConfigError("risk.margin.extreme_multiple", risk.margin.extreme_multiple,
+                          "extreme_multiple x spot_range < 1 (a move of -100% or more)")
     return Problem(market=market, model=model, sim=sim, positions=positions, greeks=greeks,
-                   risk=cfg.get("risk"), notes=tuple(notes))
+                   risk=risk, notes=tuple(notes))
 
 
 def _check_unique_names(positions: tuple[Position, ...]) -> None:

@@ -125,6 +125,7 @@ def event_times(position: Position) -> list[float]:
     if t is None:
         return []
     if position.type == "asian":
-        n = position.terms["fixings"]
-        return [t * (i + 1) / n for i in range(n)]
+        from mcrisk.instruments.book import fixing_dates
+
+        return fixing_dates(position)
     return [t]

@@ -71,6 +71,15 @@ class Obs(NamedTuple):
     run_min: jax.Array  # (lookback,) running minimum of the spot
 
 
+def fixing_dates(p) -> list[float]:
+    """Fixing dates of an Asian still to come; `remaining_fixings` marks a residual contract
+    (a position re-based at a later date, its earlier fixings already in the running sums)."""
+    if "remaining_fixings" in p.terms:
+        return list(p.terms["remaining_fixings"])
+    n = p.terms["fixings"]
+    return [p.terms["expiry"] * (k + 1) / n for k in range(n)]
+
+
 def _scale(problem: Problem, assets, weights, expiry: float) -> float:
     """Terminal standard-deviation scale of a payoff's underlying, for the Greek kernels."""
     m = problem.market
@@ -145,9 +154,9 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
     asi = [pos[i] for i in fam["asian"]]
     fix = np.zeros((len(times) - 1, len(asi)), bool)
     for r, p in enumerate(asi):
-        for d in [p.terms["expiry"] * (k + 1) / p.terms["fixings"]
-                  for k in range(p.terms["fixings"])]:
-            fix[grid.index_of(d) - 1, r] = True
+        for d in fixing_dates(p):
+            if d <= times[-1] * (1 + 1e-12):  # a scenario grid may end before the expiry
+                fix[grid.index_of(d) - 1, r] = True
     t["asian"] = dict(
         asset=np.array([p.assets[0] for p in asi], np.int32),
         n_fix=np.array([p.terms["fixings"] for p in asi], np.float64),

@@ -1,0 +1,134 @@
+"""Validation of the `risk:` section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mcrisk import errors as E
+from mcrisk.errors import ConfigError
+from mcrisk.problem import Market, MarginGrid, Risk, StressScenario
+
+KEYS = ("horizon", "levels", "method", "inner_paths", "vol_dynamics", "vol_shock", "dates",
+        "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
+        "batches", "histogram_bins", "name")
+
+
+def build_risk(raw: Any, market: Market) -> Risk:
+    raw = E.mapping("risk", raw if raw is not None else {})
+    E.only_keys("risk", raw, KEYS)
+    d = Risk()
+    horizon = E.number("risk.horizon", raw.get("horizon", d.horizon), lo=0.0, lo_open=True,
+                       hi=30.0, what="a horizon in years > 0 (1/365 is one day)")
+    levels = tuple(E.number(f"risk.levels[{i}]", x, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                            what="a confidence level strictly between 0 and 1")
+                   for i, x in enumerate(E.sequence("risk.levels", raw.get("levels", d.levels),
+                                                    min_length=1, what="a list of levels")))
+    method = E.choice("risk.method", raw.get("method", d.method), ("full", "delta_gamma"))
+    inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=2)
+    vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
+                       ("sticky_strike", "shock"))
+    n = market.n_assets
+    shock = None
+    if raw.get("vol_shock") is not None:
+        shock = _per_asset_map("risk.vol_shock", raw["vol_shock"], market)
+    if vol_dyn == "shock" and shock is None:
+        raise ConfigError("risk.vol_shock", None,
+                          "per-asset vol shifts (vol points as fractions) when "
+                          "risk.vol_dynamics is 'shock'")
+    if shock is not None and np.any(market.vols + shock <= 0):
+        i = int(np.argmax(market.vols + shock <= 0))
+        raise ConfigError(f"risk.vol_shock.{market.assets[i]}", float(shock[i]),
+                          f"a shift leaving the vol > 0 (vol is {market.vols[i]:g})")
+    dates = tuple(E.number(f"risk.dates[{i}]", x, lo=0.0, lo_open=True)
+                  for i, x in enumerate(E.sequence("risk.dates", raw.get("dates") or [],
+                                                   what="a list of dates in years")))
+    for i in range(1, len(dates)):
+        if dates[i] <= dates[i - 1]:
+            raise ConfigError(f"risk.dates[{i}]", dates[i],
+                              f"a date after risk.dates[{i - 1}] = {dates[i - 1]:g} "
+                              "(dates must be strictly increasing)")
+    pfe = E.number("risk.pfe_level", raw.get("pfe_level", d.pfe_level), lo=0.0, hi=1.0,
+                   lo_open=True, hi_open=True)
+    collateral = (None if raw.get("collateral") is None
+                  else E.number("risk.collateral", raw["collateral"]))
+    mm = (None if raw.get("maintenance_margin") is None
+          else E.number("risk.maintenance_margin", raw["maintenance_margin"], lo=0.0))
+    if (collateral is None) != (mm is None):
+        missing = "risk.collateral" if collateral is None else "risk.maintenance_margin"
+        raise ConfigError(missing, None, "a value: liquidation needs both risk.collateral and "
+                                         "risk.maintenance_margin")
+    if mm is not None and not dates:
+        raise ConfigError("risk.dates", [], "a list of dates to monitor liquidation on")
+    stress = tuple(_stress(f"risk.stress[{i}]", s, market) for i, s in enumerate(
+        E.sequence("risk.stress", raw.get("stress") or [], what="a list of stress scenarios")))
+    names = [s.name for s in stress]
+    if len(set(names)) != len(names):
+        raise ConfigError("risk.stress", names, "distinct scenario names")
+    margin = _margin(raw.get("margin", {}))
+    ci = E.number("risk.ci_level", raw.get("ci_level", d.ci_level), lo=0.5, hi=1.0,
+                  hi_open=True)
+    batches = E.integer("risk.batches", raw.get("batches", d.batches), lo=5)
+    bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
+    return Risk(horizon=horizon, levels=levels, method=method, inner_paths=inner,
+                vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
+                collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
+                ci_level=ci, batches=batches, histogram_bins=bins)
+
+
+def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> np.ndarray:
+    """{asset: value} (others 0) or a list with one value per asset."""
+    out = np.zeros(market.n_assets)
+    if isinstance(raw, dict):
+        for name, v in raw.items():
+            if name not in market.assets:
+                raise ConfigError(f"{path}.{name}", v,
+                                  "a shock keyed by a market asset (" + ", ".join(market.assets)
+                                  + f"); '{name}' is not one")
+            out[market.index(name)] = E.number(f"{path}.{name}", v) * scale
+        return out
+    return E.per_asset(path, raw, market.n_assets) * scale
+
+
+def _stress(path: str, raw: Any, market: Market) -> StressScenario:
+    raw = E.mapping(path, raw)
+    E.only_keys(path, raw, ("name", "spot", "vol", "horizon"))
+    name = E.string(f"{path}.name", E.required(path, raw, "name"))
+    # Users write spot shocks in percent and vol shocks in vol points, as risk desks quote.
+    spot = _per_asset_map(f"{path}.spot", raw.get("spot") or {}, market, 0.01)
+    vol = _per_asset_map(f"{path}.vol", raw.get("vol") or {}, market, 0.01)
+    if np.any(spot <= -1.0):
+        i = int(np.argmax(spot <= -1.0))
+        raise ConfigError(f"{path}.spot.{market.assets[i]}", spot[i] * 100,
+                          "a move above -100 (percent)")
+    if np.any(market.vols + vol <= 0):
+        i = int(np.argmax(market.vols + vol <= 0))
+        raise ConfigError(f"{path}.vol.{market.assets[i]}", vol[i] * 100,
+                          f"a shift leaving the vol > 0 (vol is {market.vols[i] * 100:g} points)")
+    horizon = E.number(f"{path}.horizon", raw.get("horizon", 0.0), lo=0.0)
+    return StressScenario(name=name, spot=spot, vol=vol, horizon=horizon)
+
+
+def _margin(raw: Any) -> MarginGrid | None:
+    if raw is None or raw is False:
+        return None
+    raw = E.mapping("risk.margin", raw)
+    E.only_keys("risk.margin", raw, ("spot_range", "spot_steps", "vol_shift",
+                                     "extreme_multiple", "extreme_weight", "mode", "enabled"))
+    if raw.get("enabled") is False:
+        return None
+    d = MarginGrid()
+    steps = E.integer("risk.margin.spot_steps", raw.get("spot_steps", d.spot_steps), lo=3)
+    if steps % 2 == 0:
+        raise ConfigError("risk.margin.spot_steps", steps, "an odd number (the grid includes 0)")
+    return MarginGrid(
+        spot_range=E.number("risk.margin.spot_range", raw.get("spot_range", d.spot_range),
+                            lo=0.0, hi=0.99, lo_open=True),
+        spot_steps=steps,
+        vol_shift=E.number("risk.margin.vol_shift", raw.get("vol_shift", d.vol_shift), lo=0.0),
+        extreme_multiple=E.number("risk.margin.extreme_multiple",
+                                  raw.get("extreme_multiple", d.extreme_multiple), lo=0.0),
+        extreme_weight=E.number("risk.margin.extreme_weight",
+                                raw.get("extreme_weight", d.extreme_weight), lo=0.0, hi=1.0),
+        mode=E.choice("risk.margin.mode", raw.get("mode", d.mode), ("joint", "per_asset")))

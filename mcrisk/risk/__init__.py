@@ -1,0 +1,1 @@
+"""Risk: horizon revaluation, tail metrics, attribution, exposure, stress and margin."""

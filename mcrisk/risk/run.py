@@ -1,0 +1,186 @@
+"""`risk(cfg)`: horizon loss distribution by full revaluation, tail metrics with intervals,
+attribution, exposure profile, stress scenarios and the portfolio-margin grid."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import jax
+import numpy as np
+
+from mcrisk.config import build
+from mcrisk.engine import prepare
+from mcrisk.problem import Problem
+from mcrisk.risk import attribution, stress
+from mcrisk.risk.exposure import Profile
+from mcrisk.risk.metrics import Tail
+from mcrisk.risk.revalue import closed_kind
+from mcrisk.risk.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+
+STRESS_PATHS = 20_000
+
+
+def risk(cfg: Any, *, progress: Callable[[int, int, float], None] | None = None) -> dict:
+    """Risk of a book over `risk.horizon`.
+
+    Returns:
+        JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
+        "0.99"), ``var_ci``, ``es_ci``, ``stats``, ``histogram``, ``contributions``,
+        ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is given), ``today``
+        (value per position), ``delta_gamma`` (with ``risk.method: delta_gamma``).
+    """
+    from mcrisk.pricing import price
+
+    problem = build(cfg)
+    rk = problem.risk
+    t0 = time.perf_counter()
+    names = [p.name for p in problem.positions]
+    q = np.array([p.quantity for p in problem.positions])
+    m = problem.market
+
+    # Today's values: closed forms where they exist, else the pricing engine.
+    want_greeks = rk.method == "delta_gamma"
+    priced = price(replace(problem, greeks=replace(problem.greeks, enabled=want_greeks)))
+    base_prep = prepare(problem)
+    n_a = m.n_assets
+    zero = np.zeros((1, n_a))
+    base = stress.revalue_shocked(problem, base_prep, zero, zero, 0.0,
+                                  min(problem.sim.n_paths, STRESS_PATHS))[0]
+    closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
+    unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
+    v0 = np.where(closed, base, unit_mc)
+
+    dates = sorted(set(rk.dates) | {rk.horizon})
+    h_idx = dates.index(rk.horizon)
+    prep = prepare_outer(problem, dates)
+    plans = plans_for(problem, prep, dates, rk.inner_paths)
+    vols = m.vols + (rk.vol_shock if rk.vol_dynamics == "shock" else 0.0)
+    nested = any(dp.nested is not None for dp in plans)
+    n = problem.sim.n_paths
+    samples = (max(1, problem.sim.chunk_size // rk.inner_paths) if nested
+               else problem.sim.chunk_size)
+    samples = min(samples, n)
+    kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx)
+
+    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+               if want_greeks else None)
+    profile_dates = [dates.index(d) for d in rk.dates]
+    profile = (Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
+                       rk.maintenance_margin) if rk.dates else None)
+    n_chunks = -(-n // samples)
+    for c in range(n_chunks):
+        start = c * samples
+        n_valid = min(samples, n - start)
+        vals, x_h, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
+        vals = np.asarray(vals[:n_valid], np.float64)
+        idx = np.arange(start, start + n_valid, dtype=np.int64)
+        pos_loss = q * (v0 - vals[:, h_idx, :])
+        tail.update(pos_loss, idx)
+        if profile is not None:
+            profile.update(vals[:, profile_dates, :] @ q)
+        if dg_tail is not None:
+            dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
+                                               np.asarray(v_h[:n_valid]), rk), idx)
+        if progress is not None:
+            progress(c + 1, n_chunks, time.perf_counter() - t0)
+
+    out = tail.result()
+    groups = [attribution.group_of(p, m.assets) for p in problem.positions]
+    out["contributions"] = attribution.contributions(tail, names, groups)
+    out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
+    out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
+                    "method": {nm: ("closed form" if c else "monte carlo")
+                               for nm, c in zip(names, closed)}}
+    out["methods_at_horizon"] = _methods(problem, plans[h_idx])
+    if profile is not None:
+        out["profile"] = profile.result()
+    if dg_tail is not None:
+        dg = dg_tail.result()
+        out["delta_gamma"] = {
+            "var": dg["var"], "es": dg["es"], "stats": dg["stats"],
+            "var_error": {k: dg["var"][k] - out["var"][k] for k in out["var"]},
+            "es_error": {k: dg["es"][k] - out["es"][k] for k in out["es"]},
+            "note": "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
+                    "on the same scenarios as full revaluation"}
+    out["stress"] = _stress(problem, base_prep, base, q, names)
+    out["margin"] = _margin(problem, base_prep, base, q) if rk.margin is not None else None
+    out.update(task="risk", horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
+               model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
+               method=rk.method, inner_paths=rk.inner_paths if nested else None,
+               measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
+    return out
+
+
+def _methods(problem: Problem, dp) -> dict:
+    out = {}
+    kinds = {int(i): k for k, g in dp.groups.items() for i in g["idx"]}
+    for i, p in enumerate(problem.positions):
+        out[p.name] = ("expired: realised payoff" if dp.expired[i] else
+                       f"closed form ({kinds[i]})" if i in kinds else "nested monte carlo")
+    return out
+
+
+def _delta_gamma_losses(problem, priced, x_h, v_h, rk) -> np.ndarray:
+    m = problem.market
+    ds = np.exp(x_h) - m.spots  # (chunk, assets)
+    if problem.model.has_variance:
+        dvol = np.sqrt(np.maximum(v_h, 0)) - np.sqrt(problem.model.params["v0"])
+    elif rk.vol_dynamics == "shock":
+        dvol = np.broadcast_to(rk.vol_shock, ds.shape)
+    else:
+        dvol = np.zeros_like(ds)
+    out = np.zeros((ds.shape[0], len(problem.positions)))
+    for i, p in enumerate(priced["positions"]):
+        g = p["greeks"]
+        for name in g["delta"]:
+            a = m.index(name)
+            dv = (g["delta"][name] * ds[:, a] + 0.5 * g["gamma"][name] * ds[:, a] ** 2
+                  + g["vega"][name] * dvol[:, a])
+            out[:, i] -= dv
+    return out
+
+
+def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
+    out = []
+    m = problem.market
+    for s in problem.risk.stress:
+        vals = stress.revalue_shocked(problem, prep, s.spot[None], s.vol[None], s.horizon,
+                                      min(problem.sim.n_paths, STRESS_PATHS))[0]
+        base_h = base
+        pos = q * (base_h - vals)
+        out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
+                    "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
+                    "horizon": s.horizon, "loss": float(pos.sum()),
+                    "by_position": dict(zip(names, map(float, pos)))})
+    return out
+
+
+def _margin(problem: Problem, prep, base, q) -> dict:
+    grid = problem.risk.margin
+    m = problem.market
+    spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
+    vals = stress.revalue_shocked(problem, prep, spot, vol, 0.0,
+                                  min(problem.sim.n_paths, STRESS_PATHS))
+    pos_loss = q * (base - vals)  # (points, positions)
+    venues = [p.venue or "default" for p in problem.positions]
+    book_loss = pos_loss.sum(axis=1)
+    req, worst = stress.margin_requirement(book_loss, weight, labels, grid.mode, m.n_assets)
+    per_venue = {}
+    for v in sorted(set(venues)):
+        sel = np.array([x == v for x in venues])
+        r, _ = stress.margin_requirement(pos_loss[:, sel].sum(axis=1), weight, labels,
+                                         grid.mode, m.n_assets)
+        per_venue[v] = r
+    points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
+                   loss=float(l)) for lab, l in zip(labels, book_loss)]
+    return {"requirement": req, "worst_point": points[worst], "points": points,
+            "per_venue": per_venue, "sum_of_venues": float(sum(per_venue.values())),
+            "cross_venue_saving": float(sum(per_venue.values()) - req),
+            "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
+                     "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,
+                     "extreme_weight": grid.extreme_weight, "mode": grid.mode}}

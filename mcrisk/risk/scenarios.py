@@ -1,0 +1,149 @@
+"""Outer scenarios: paths from today to the revaluation dates under the real-world measure,
+with the state and running statistics saved at each date, then revalued in the same kernel.
+
+Scenarios are independent paths (no antithetic pairing: order-statistic and batch-means
+intervals need iid losses). Scenario i's key is fold_in(fold_in(root, STREAM_PATHS), i), its
+nested paths at date j use fold_in(fold_in(fold_in(root, STREAM_INNER), i), j): results depend
+on the seed and n_paths only, never on the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mcrisk.engine import Prepared, prepare
+from mcrisk.instruments.book import Obs, init_obs, payoffs, update_obs
+from mcrisk.models import REGISTRY
+from mcrisk.models.base import Params
+from mcrisk.problem import Problem
+from mcrisk.random import STREAM_INNER, sample_keys, step_draws
+from mcrisk.risk.revalue import DatePlan, ScenarioState, plan_date, value_at
+
+# Step index reserved for the barrier-status uniforms (never a real step index).
+_ALIVE_STEP = 2 ** 30
+
+
+def prepare_outer(problem: Problem, dates: list[float]) -> Prepared:
+    """The scenario grid: the book's events plus every revaluation date, exactly."""
+    end = max(dates)
+    t_book = max([p.terms.get("expiry", 0.0) for p in problem.positions] + [end])
+    # Keep the book's step density (sim.n_steps over its longest expiry) up to the last date.
+    steps = max(1, math.ceil(problem.sim.n_steps * end / t_book - 1e-9))
+    sim = replace(problem.sim, antithetic=False, n_steps=steps)
+    return prepare(replace(problem, sim=sim), extra_dates=dates, until=end)
+
+
+def real_world(params: Params, problem: Problem) -> Params:
+    drift = problem.market.drift
+    if drift is None:
+        return params
+    return params._replace(growth=jnp.asarray(drift, params.spots.dtype))
+
+
+def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Array):
+    """Simulate one scenario; return (states at each date, realised payoffs discounted to 0).
+
+    save: (steps, dates) bool, True where step k ends on date j.
+    """
+    spec = prep.spec
+    model = REGISTRY[spec.model]
+    dtype = jnp.dtype(spec.dtype)
+    tiny = jnp.finfo(dtype).tiny
+    terms = prep.terms
+    n_dates = save.shape[1]
+    state0 = model.init(params)
+    obs0 = init_obs(spec.book, terms, state0.x)
+    saved0 = (jnp.zeros((n_dates,) + state0.x.shape, dtype),
+              jnp.zeros((n_dates,) + state0.v.shape, dtype),
+              jax.tree_util.tree_map(lambda a: jnp.zeros((n_dates,) + a.shape, a.dtype), obs0),
+              jnp.zeros((n_dates,) + state0.x.shape, dtype))
+
+    def body(carry, xs):
+        state, obs, funding, saved = carry
+        x = xs["step"]
+        draws = step_draws(key, x["k"], spec.layout, jnp.asarray(False),
+                           params.jump_intensity * x["dt"], dtype)
+        new = model.step(params, state, x["dt"], draws)
+        var = jnp.maximum(state.v * x["dt"], tiny)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, False)
+        funding = funding + 0.5 * (jnp.exp(state.x) + jnp.exp(new.x)) * x["dt"]
+        hit = xs["save"]
+
+        def put(buf, val):
+            m = hit.reshape((-1,) + (1,) * val.ndim)
+            return jnp.where(m, val[None], buf)
+
+        saved = (put(saved[0], new.x), put(saved[1], new.v),
+                 jax.tree_util.tree_map(put, saved[2], obs), put(saved[3], funding))
+        return (new, obs, funding, saved), None
+
+    carry0 = (state0, obs0, jnp.zeros_like(state0.x), saved0)
+    (_, obs, _, saved), _ = jax.lax.scan(body, carry0, dict(step=prep.xs, save=save))
+    # One uniform per barrier decides the realised knock: alive while survival > U, so
+    # P(alive at t | grid path) = survival(t) and the status is monotone in t.
+    u = jax.random.uniform(jax.random.fold_in(key, _ALIVE_STEP), (spec.book.n_barrier,), dtype)
+    alive = (saved[2].survival > u).astype(dtype)
+    obs_end = obs._replace(survival=(obs.survival > u).astype(dtype))
+    realized = payoffs(obs_end, terms, params.spots, params.rate, False)
+    states = ScenarioState(x=saved[0], v=saved[1], obs=saved[2]._replace(survival=alive),
+                           funding=saved[3])
+    return states, realized
+
+
+def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
+                save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int):
+    """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions) and the
+    log spots and variances at date `h_idx` (samples, assets)."""
+    p_rn = prep.params
+    p_rw = real_world(prep.params, problem)
+    dtype = prep.spec.dtype
+    vols_j = jnp.asarray(vols, dtype)
+    save_j = jnp.asarray(save)
+    n_pos = len(problem.positions)
+    inv = np.empty(n_pos, np.int64)
+    inv[prep.plan.order] = np.arange(n_pos)
+    root = jax.random.key(problem.sim.seed)
+    inner_root = jax.random.fold_in(root, STREAM_INNER)
+    groups = [{k: {f: jnp.asarray(a, dtype) if a.dtype == np.float64 else jnp.asarray(a)
+                   for f, a in g.items()} for k, g in dp.groups.items()} for dp in date_plans]
+
+    def one(key, index):
+        states, realized = scenario_path(prep, p_rw, save_j, key)
+        realized = realized[inv]
+        skey = jax.random.fold_in(inner_root, index)
+        values = []
+        for j, dp in enumerate(date_plans):
+            st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
+            values.append(value_at(dp, groups[j], st, p_rn, vols_j, realized,
+                                   jax.random.fold_in(skey, j)))
+        return jnp.stack(values), states.x[h_idx], states.v[h_idx]
+
+    @jax.jit
+    def kernel(start, n_valid):
+        idx = start + jnp.arange(samples, dtype=jnp.uint32)
+        keys = sample_keys(root, start, samples)
+        vals, x_h, v_h = jax.vmap(one)(keys, idx)
+        valid = jnp.arange(samples, dtype=jnp.int32) < n_valid
+        return vals, x_h, v_h, valid
+
+    return kernel
+
+
+def plans_for(problem: Problem, prep: Prepared, dates: list[float], inner_paths: int
+              ) -> list[DatePlan]:
+    t_max = max(p.terms.get("expiry", 0.0) for p in problem.positions)
+    per_year = problem.sim.n_steps / max(t_max, max(dates))
+    return [plan_date(problem, prep, d, inner_paths, per_year) for d in dates]
+
+
+def save_mask(prep: Prepared, dates: list[float]) -> np.ndarray:
+    times = prep.grid.times
+    mask = np.zeros((len(times) - 1, len(dates)), bool)
+    for j, d in enumerate(dates):
+        mask[prep.grid.index_of(d) - 1, j] = True
+    return mask
