@@ -32,7 +32,7 @@ def price(cfg: Any, **kwargs: Any) -> dict:
 
 
 def risk(cfg: Any, **kwargs: Any) -> dict:
-    """Horizon risk of a book (VaR/ES, attribution, stress, margin); see `mcrisk.risk.run`."""
-    from mcrisk.risk.run import risk as _risk
+    """Horizon risk of a book (VaR/ES, attribution, stress, margin); see `mcrisk.riskengine.run`."""
+    from mcrisk.riskengine.run import risk as _risk
 
     return _risk(cfg, **kwargs)

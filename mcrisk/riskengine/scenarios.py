@@ -22,7 +22,7 @@ from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem
 from mcrisk.random import STREAM_INNER, sample_keys, step_draws
-from mcrisk.risk.revalue import DatePlan, ScenarioState, plan_date, value_at
+from mcrisk.riskengine.revalue import DatePlan, ScenarioState, plan_date, value_at
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30

@@ -14,11 +14,11 @@ import numpy as np
 from mcrisk.config import build
 from mcrisk.engine import prepare
 from mcrisk.problem import Problem
-from mcrisk.risk import attribution, stress
-from mcrisk.risk.exposure import Profile
-from mcrisk.risk.metrics import Tail
-from mcrisk.risk.revalue import closed_kind
-from mcrisk.risk.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+from mcrisk.riskengine import attribution, stress
+from mcrisk.riskengine.exposure import Profile
+from mcrisk.riskengine.metrics import Tail
+from mcrisk.riskengine.revalue import closed_kind
+from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
 
 STRESS_PATHS = 20_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcrisk.risk.metrics import Tail, _key, tail_count
+from mcrisk.riskengine.metrics import Tail, _key, tail_count
 
 
 def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from mcrisk.risk.metrics import _top, tail_count
+from mcrisk.riskengine.metrics import _top, tail_count
 
 
 class Profile:

@@ -18,7 +18,7 @@ from mcrisk.engine import Prepared
 from mcrisk.instruments.book import Obs, payoffs
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
-from mcrisk.risk.revalue import ScenarioState, plan_date, value_at
+from mcrisk.riskengine.revalue import ScenarioState, plan_date, value_at
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 

@@ -1,1 +1,0 @@
-"""Risk: horizon revaluation, tail metrics, attribution, exposure, stress and margin."""

