@@ -28,17 +28,19 @@ def conf_dir() -> str:
 
 
 class Progress:
-    """Chunk progress on stderr, shown only once a run has taken longer than a second."""
+    """Chunk progress on stderr (chunks done, paths/s, ETA), shown once a run has taken
+    longer than a second."""
 
     def __init__(self) -> None:
         self.shown = False
 
-    def __call__(self, done: int, total: int, seconds: float) -> None:
+    def __call__(self, done: int, total: int, seconds: float, paths: int = 0) -> None:
         if seconds < 1.0 and not self.shown:
             return
         self.shown = True
         eta = seconds / done * (total - done)
-        sys.stderr.write(f"\r  chunks {done}/{total}  {seconds:6.1f}s  eta {eta:5.1f}s")
+        rate = f"  {paths / seconds:,.0f} paths/s" if paths else ""
+        sys.stderr.write(f"\r  chunks {done}/{total}{rate}  {seconds:6.1f}s  eta {eta:5.1f}s ")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -55,7 +57,7 @@ def _run(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     t0 = time.perf_counter()
     try:
-        result = run(cfg)
+        result = run(cfg, progress=Progress())
     except ConfigError as err:
         sys.stderr.write(f"mcrisk: invalid config: {err}\n")
         sys.exit(2)
@@ -63,6 +65,10 @@ def _run(cfg: DictConfig) -> None:
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
     if result.get("task") == "price":
         from mcrisk.tasks.price import table
+
+        print(table(result))
+    elif result.get("task") == "risk":
+        from mcrisk.tasks.risk import table
 
         print(table(result))
     print(f"results: {out_dir / 'results.json'}")

@@ -134,7 +134,7 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
 
 
 def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
-               progress: Callable[[int, int, float], None] | None = None) -> stats.Moments:
+               progress: Callable[..., None] | None = None) -> stats.Moments:
     """Drive `kernel` over all chunks; merge moments on the host in chunk order."""
     root = jax.random.key(prep.problem.sim.seed)
     acc = None
@@ -150,5 +150,6 @@ def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
         n, mean, m2 = jax.device_get(out)
         acc = stats.update(acc if acc is not None else stats.init(mean.shape), n, mean, m2)
         if progress is not None:
-            progress(c + 1, n_chunks, time.perf_counter() - t0)
+            progress(c + 1, n_chunks, time.perf_counter() - t0,
+                     min((c + 1) * per, prep.n_samples) * (2 if prep.spec.antithetic else 1))
     return acc

@@ -15,7 +15,7 @@ from mcrisk.problem import Problem
 Z95 = 1.959963984540054
 
 
-def price(cfg: Any, *, progress: Callable[[int, int, float], None] | None = None) -> dict:
+def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     """Price a book by Monte Carlo.
 
     Args:

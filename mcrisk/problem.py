@@ -145,7 +145,11 @@ class StressScenario:
 
 @dataclass(frozen=True)
 class MarginGrid:
-    """Risk-based portfolio-margin grid (SPAN-style scan).
+    """Risk-based portfolio-margin grid.
+
+    Defaults follow Deribit's segregated portfolio margin (underlying moves up to +-16% in 9
+    evenly spaced buckets including zero, each with volatility up / same / down) plus CME
+    SPAN's two extreme scenarios (+-2x the price scan range, 35% of the loss counted).
 
     Spot moves are ``spot_range * k / n`` for k = -n..n (n = (spot_steps - 1) / 2), each with
     vol shifts of -vol_shift, 0, +vol_shift, plus two extreme moves of
@@ -154,8 +158,8 @@ class MarginGrid:
     together); "per_asset" scans each asset alone and adds the worst losses per asset.
     """
 
-    spot_range: float = 0.15
-    spot_steps: int = 7
+    spot_range: float = 0.16
+    spot_steps: int = 9
     vol_shift: float = 0.10
     extreme_multiple: float = 2.0
     extreme_weight: float = 0.35

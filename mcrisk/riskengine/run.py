@@ -23,7 +23,7 @@ from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, s
 STRESS_PATHS = 20_000
 
 
-def risk(cfg: Any, *, progress: Callable[[int, int, float], None] | None = None) -> dict:
+def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     """Risk of a book over `risk.horizon`.
 
     Returns:
@@ -86,13 +86,15 @@ def risk(cfg: Any, *, progress: Callable[[int, int, float], None] | None = None)
             dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
         if progress is not None:
-            progress(c + 1, n_chunks, time.perf_counter() - t0)
+            progress(c + 1, n_chunks, time.perf_counter() - t0, start + n_valid)
 
     out = tail.result()
     groups = [attribution.group_of(p, m.assets) for p in problem.positions]
     out["contributions"] = attribution.contributions(tail, names, groups)
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
+    v0_se = np.where(closed, 0.0, [p["stderr"] for p in priced["positions"]])
     out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
+                    "stderr": dict(zip(names, map(float, v0_se))),
                     "method": {nm: ("closed form" if c else "monte carlo")
                                for nm, c in zip(names, closed)}}
     out["methods_at_horizon"] = _methods(problem, plans[h_idx])

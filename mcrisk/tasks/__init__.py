@@ -1,9 +1,9 @@
 """Tasks: each ``run(cfg) -> dict`` is what the CLI calls and what the Python API returns."""
 
-TASKS = ("price",)
+TASKS = ("price", "risk")
 
 
-def run(cfg) -> dict:
+def run(cfg, progress=None) -> dict:
     """Dispatch on ``cfg["task"]`` (default "price")."""
     from mcrisk import errors as E
     from mcrisk.config.build import to_plain
@@ -13,5 +13,9 @@ def run(cfg) -> dict:
     if task == "price":
         from mcrisk.tasks.price import run as run_price
 
-        return run_price(plain)
+        return run_price(plain, progress=progress)
+    if task == "risk":
+        from mcrisk.tasks.risk import run as run_risk
+
+        return run_risk(plain, progress=progress)
     raise AssertionError(task)  # unreachable: `choice` rejected it

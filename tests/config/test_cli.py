@@ -1,0 +1,52 @@
+"""The installed console script, run as a user would, outside the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mcrisk(*args, cwd):
+    exe = Path(sys.executable).with_name("mcrisk")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mcrisk.cli"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_help_and_cfg_job_do_not_import_jax(tmp_path):
+    code = ("import sys, mcrisk, mcrisk.cli, mcrisk.config; "
+            "assert 'jax' not in sys.modules, 'jax imported at config-parse time'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = _mcrisk("--cfg", "job", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "portfolio:" in out.stdout and "n_paths" in out.stdout
+
+
+@pytest.mark.parametrize("task", ["price", "risk"])
+def test_task_writes_results_and_prints_table(tmp_path, task):
+    out = _mcrisk(f"task={task}", "sim.n_paths=2000", "sim.chunk_size=1000",
+                  "risk.inner_paths=8", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["task"] == task
+    if task == "price":
+        assert "BOOK" in out.stdout and len(res["positions"]) == 5
+    else:
+        assert "VaR" in out.stdout and set(res["var"]) == {"0.95", "0.975", "0.99", "0.999"}
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+
+
+def test_bad_value_is_one_clear_line(tmp_path):
+    out = _mcrisk("sim.n_paths=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "sim.n_paths: got 1; expected an integer >= 2" in out.stderr
+    assert "Traceback" not in out.stderr
