@@ -227,7 +227,9 @@ def closed_values(kind: str, g: dict, st: ScenarioState, p: Params,
         return bs.european(vols=v1, **common)
     if kind == "heston_european":
         a = g["a1"]
-        return heston.european(v0=jnp.maximum(st.v[a], 0.0), kappa=p.kappa[a],
+        # 256 nodes: ~1e-8 of spot away from short-expiry/tiny-variance corners, and a
+        # (scenarios x nodes) array per position that fits a 65k-scenario chunk.
+        return heston.european(v0=jnp.maximum(st.v[a], 0.0), kappa=p.kappa[a], n_points=256,
                                theta=p.theta[a], xi=p.xi[a], rho=p.rho[a], **common)
     if kind == "merton_european":
         a = g["a1"]
