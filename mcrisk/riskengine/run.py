@@ -18,7 +18,9 @@ from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind
-from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+from mcrisk.random import STREAM_INNER
+from mcrisk.riskengine.scenarios import (inner_key, make_kernel, plans_for, prepare_outer,
+                                         save_mask, today_nested)
 
 STRESS_PATHS = 20_000
 
@@ -57,6 +59,18 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     h_idx = dates.index(rk.horizon)
     prep = prepare_outer(problem, dates)
     plans = plans_for(problem, prep, dates, rk.inner_paths)
+    v0_loss = v0
+    if len(plans[h_idx].nested_idx):
+        # Nested positions: today's value re-estimated with the horizon's inner draws, so
+        # the inner error cancels in the loss instead of shifting every scenario.
+        per_year = problem.sim.n_steps / max(
+            max(p.terms.get("expiry", 0.0) for p in problem.positions), max(dates))
+        key = inner_key(jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_INNER),
+                        h_idx)
+        nested_today = today_nested(problem, base_prep, rk.inner_paths, per_year, key)
+        sel = plans[h_idx].nested_idx
+        v0_loss = v0.copy()
+        v0_loss[sel] = nested_today[sel]
     vols = m.vols + (rk.vol_shock if rk.vol_dynamics == "shock" else 0.0)
     nested = any(dp.nested is not None for dp in plans)
     n = problem.sim.n_paths
@@ -69,7 +83,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
                if want_greeks else None)
     profile_dates = [dates.index(d) for d in rk.dates]
-    profile = (Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
+    profile = (Profile(n, rk.dates, float(q @ v0_loss), rk.pfe_level, rk.collateral,
                        rk.maintenance_margin) if rk.dates else None)
     n_chunks = -(-n // samples)
     for c in range(n_chunks):
@@ -78,7 +92,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
         vals, x_h, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
         vals = np.asarray(vals[:n_valid], np.float64)
         idx = np.arange(start, start + n_valid, dtype=np.int64)
-        pos_loss = q * (v0 - vals[:, h_idx, :])
+        pos_loss = q * (v0_loss - vals[:, h_idx, :])
         tail.update(pos_loss, idx)
         if profile is not None:
             profile.update(vals[:, profile_dates, :] @ q)
@@ -95,6 +109,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     v0_se = np.where(closed, 0.0, [p["stderr"] for p in priced["positions"]])
     out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
                     "stderr": dict(zip(names, map(float, v0_se))),
+                    "loss_reference": dict(zip(names, map(float, q * v0_loss))),
                     "method": {nm: ("closed form" if c else "monte carlo")
                                for nm, c in zip(names, closed)}}
     out["methods_at_horizon"] = _methods(problem, plans[h_idx])
