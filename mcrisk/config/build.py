@@ -21,7 +21,7 @@ from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
 
 TOP_KEYS = ("market", "model", "sim", "portfolio", "greeks", "risk", "task", "hardware",
-            "experiment", "report", "run_dir", "paths", "debug", "local", "name")
+            "experiment", "report", "run_dir", "resume", "convergence", "model_risk", "name")
 MODEL_PARAMS = {
     "gbm": (),
     "heston": ("v0", "kappa", "theta", "xi", "rho"),
@@ -37,8 +37,17 @@ def to_plain(cfg: Any) -> Any:
     except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
         return cfg
     if isinstance(cfg, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(cfg, resolve=True)
+        return _drop_none(OmegaConf.to_container(cfg, resolve=True))
     return cfg
+
+
+def _drop_none(x: Any) -> Any:
+    """Structured configs spell "not set" as None; the builder reads absent keys as defaults."""
+    if isinstance(x, dict):
+        return {k: _drop_none(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_drop_none(v) for v in x]
+    return x
 
 
 def build(cfg: Any) -> Problem:
@@ -79,6 +88,8 @@ def _check_unique_names(positions: tuple[Position, ...]) -> None:
 
 def build_market(raw: Any, notes: list[str]) -> Market:
     raw = E.mapping("market", raw)
+    if raw.get("path") is not None:
+        raw = _from_file(raw, notes)
     E.only_keys("market", raw, ("assets", "spot", "vol", "dividend", "rate", "corr",
                                 "corr_repair", "drift", "name", "path", "annualisation",
                                 "estimator", "half_life"))
@@ -123,6 +134,26 @@ def build_market(raw: Any, notes: list[str]) -> Market:
         corr, repaired = fixed, True
     return Market(assets=tuple(names), spots=spots, vols=vols, dividends=dividends, rate=rate,
                   corr=corr, drift=drift, corr_repaired=repaired)
+
+
+def _from_file(raw: Any, notes: list[str]) -> dict:
+    """market.path: estimate spot, vol and corr from a price file and say what was estimated."""
+    from mcrisk.marketdata import estimate_market
+
+    path = E.string("market.path", raw["path"])
+    est, what = estimate_market(
+        path, assets=raw.get("assets"),
+        annualisation=E.number("market.annualisation", raw.get("annualisation", 365.0),
+                               lo=0.0, lo_open=True),
+        estimator=raw.get("estimator", "sample"),
+        half_life=E.number("market.half_life", raw.get("half_life", 30.0), lo=0.0,
+                           lo_open=True),
+        rate=E.number("market.rate", raw.get("rate", 0.0)))
+    notes.extend(what)
+    merged = {k: v for k, v in raw.items()
+              if k not in ("path", "estimator", "half_life", "annualisation")}
+    merged.update({k: v for k, v in est.items() if k != "rate"})
+    return merged
 
 
 def _per_asset_list(path: str, x: Any, n: int, **bounds: Any) -> np.ndarray:

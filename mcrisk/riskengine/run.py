@@ -25,8 +25,16 @@ from mcrisk.riskengine.scenarios import (inner_key, make_kernel, plans_for, prep
 STRESS_PATHS = 20_000
 
 
-def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
+def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
+         sink: Callable[..., None] | None = None) -> dict:
     """Risk of a book over `risk.horizon`.
+
+    Args:
+        cfg: dict, DictConfig or Problem with a `risk` section.
+        progress: optional callback ``(chunks_done, n_chunks, seconds, scenarios_done)``.
+        sink: optional callback ``(scenario_index, position_losses, spots)`` per chunk, with
+            arrays of shape (chunk,), (chunk, positions) and (chunk, dates, assets): how
+            scenarios reach a file (Parquet) without ever being held in memory together.
 
     Returns:
         JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
@@ -89,11 +97,14 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     for c in range(n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
-        vals, x_h, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
+        vals, xs, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
         vals = np.asarray(vals[:n_valid], np.float64)
+        x_h = xs[:, h_idx]
         idx = np.arange(start, start + n_valid, dtype=np.int64)
         pos_loss = q * (v0_loss - vals[:, h_idx, :])
         tail.update(pos_loss, idx)
+        if sink is not None:
+            sink(idx, pos_loss, np.exp(np.asarray(xs[:n_valid], np.float64)))
         if profile is not None:
             profile.update(vals[:, profile_dates, :] @ q)
         if dg_tail is not None:
@@ -123,14 +134,39 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
             "es_error": {k: dg["es"][k] - out["es"][k] for k in out["es"]},
             "note": "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
                     "on the same scenarios as full revaluation"}
-    out["stress"] = _stress(problem, base_prep, base, q, names)
-    out["margin"] = _margin(problem, base_prep, base, q) if rk.margin is not None else None
-    out.update(task="risk", horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
+    out.update(_stress_and_margin(problem, base_prep, base, q, names))
+    out.update(task="risk", dates=dates, horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
                vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
     return out
+
+
+def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
+    """task=stress: today's values, the configured stress scenarios and the margin grid,
+    all revalued in full; no scenario simulation."""
+    problem = build(cfg)
+    prep = prepare(problem)
+    zero = np.zeros((1, problem.market.n_assets))
+    base = stress.revalue_shocked(problem, prep, zero, zero, 0.0,
+                                  min(problem.sim.n_paths, STRESS_PATHS))[0]
+    q = np.array([p.quantity for p in problem.positions])
+    names = [p.name for p in problem.positions]
+    out = {"task": "stress", "today": {"book": float(q @ base),
+                                       "positions": dict(zip(names, map(float, q * base)))}}
+    out.update(_stress_and_margin(problem, prep, base, q, names))
+    out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
+               n_paths=problem.sim.n_paths, notes=list(problem.notes))
+    if progress is not None:
+        progress(1, 1, 0.0)
+    return out
+
+
+def _stress_and_margin(problem: Problem, prep, base, q, names) -> dict:
+    return {"stress": _stress(problem, prep, base, q, names),
+            "margin": (_margin(problem, prep, base, q)
+                       if problem.risk.margin is not None else None)}
 
 
 def _methods(problem: Problem, dp) -> dict:

@@ -101,8 +101,8 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
                 save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int):
-    """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions) and the
-    log spots and variances at date `h_idx` (samples, assets)."""
+    """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
+    at every date (samples, dates, assets) and variances at date `h_idx` (samples, assets)."""
     p_rn = prep.params
     p_rw = real_world(prep.params, problem)
     dtype = prep.spec.dtype
@@ -123,7 +123,7 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
             st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
             values.append(value_at(dp, groups[j], st, p_rn, vols_j, realized,
                                    inner_key(inner_root, j)))
-        return jnp.stack(values), states.x[h_idx], states.v[h_idx]
+        return jnp.stack(values), states.x, states.v[h_idx]
 
     @jax.jit
     def kernel(start, n_valid):

@@ -1,21 +1,43 @@
 """Tasks: each ``run(cfg) -> dict`` is what the CLI calls and what the Python API returns."""
 
-TASKS = ("price", "risk")
+from __future__ import annotations
+
+from typing import Any
+
+TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect")
 
 
-def run(cfg, progress=None) -> dict:
-    """Dispatch on ``cfg["task"]`` (default "price")."""
+def run(cfg: Any, progress=None, sink=None) -> dict:
+    """Dispatch on ``cfg["task"]`` (default "price") with a plain-dict config."""
     from mcrisk import errors as E
     from mcrisk.config.build import to_plain
 
     plain = E.mapping("config", to_plain(cfg))
     task = E.choice("task", plain.get("task", "price"), TASKS)
     if task == "price":
-        from mcrisk.tasks.price import run as run_price
+        from mcrisk.pricing import price
 
-        return run_price(plain, progress=progress)
+        return price(plain, progress=progress)
     if task == "risk":
-        from mcrisk.tasks.risk import run as run_risk
+        from mcrisk.riskengine.run import risk
 
-        return run_risk(plain, progress=progress)
-    raise AssertionError(task)  # unreachable: `choice` rejected it
+        return risk(plain, progress=progress, sink=sink)
+    if task == "stress":
+        from mcrisk.riskengine.run import stress_test
+
+        return stress_test(plain, progress=progress)
+    if task == "convergence":
+        from mcrisk.tasks.studies import convergence
+
+        return convergence(plain)
+    if task == "model_risk":
+        from mcrisk.tasks.studies import model_risk
+
+        return model_risk(plain)
+    if task == "verify":
+        from mcrisk.tasks.verify import verify
+
+        return verify(plain)
+    from mcrisk.tasks.collect import collect
+
+    return collect(E.string("run_dir", plain.get("run_dir")))

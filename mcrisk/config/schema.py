@@ -1,0 +1,149 @@
+"""Structured configs: the typed schema Hydra checks every composed config against.
+
+Stdlib dataclasses only (no JAX): a misspelt key or a wrong type fails at compose time with
+Hydra's message naming the key. Fields that accept "a number or a list per asset" are `Any`;
+`mcrisk.config.build` checks their values. `sim.n_paths` is `Any` so `sim.n_paths=1e6` works
+on the command line (the builder accepts integral floats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional  # noqa: UP035 - OmegaConf needs typing generics
+
+
+@dataclass
+class MarketConf:
+    name: Optional[str] = None
+    assets: Optional[List[str]] = None
+    spot: Optional[List[float]] = None
+    vol: Optional[List[float]] = None
+    dividend: Optional[List[float]] = None
+    rate: float = 0.0
+    corr: Optional[List[List[float]]] = None
+    corr_repair: str = "none"
+    drift: Optional[List[float]] = None
+    # market=from_csv: estimate spot, vol and corr from a price file.
+    path: Optional[str] = None
+    estimator: str = "sample"
+    half_life: float = 30.0
+    annualisation: float = 365.0
+
+
+@dataclass
+class ModelConf:
+    name: str = "gbm"
+    v0: Any = None
+    kappa: Any = None
+    theta: Any = None
+    xi: Any = None
+    rho: Any = None
+    jump_intensity: Any = None
+    jump_mean: Any = None
+    jump_std: Any = None
+
+
+@dataclass
+class SimConf:
+    name: Optional[str] = None
+    n_paths: Any = 100_000
+    n_steps: Any = 64
+    seed: int = 0
+    antithetic: bool = True
+    dtype: str = "float32"
+    chunk_size: Any = 65_536
+
+
+@dataclass
+class GreeksConf:
+    enabled: bool = True
+    smoothing: float = 0.05
+
+
+@dataclass
+class MarginConf:
+    enabled: bool = True
+    spot_range: float = 0.16
+    spot_steps: int = 9
+    vol_shift: float = 0.10
+    extreme_multiple: float = 2.0
+    extreme_weight: float = 0.35
+    mode: str = "joint"
+
+
+@dataclass
+class RiskConf:
+    name: Optional[str] = None
+    horizon: float = 1.0 / 365.0
+    levels: List[float] = field(default_factory=lambda: [0.95, 0.975, 0.99, 0.999])
+    method: str = "full"
+    inner_paths: int = 64
+    vol_dynamics: str = "sticky_strike"
+    vol_shock: Any = None
+    dates: List[float] = field(default_factory=list)
+    pfe_level: float = 0.95
+    collateral: Optional[float] = None
+    maintenance_margin: Optional[float] = None
+    stress: List[Dict[str, Any]] = field(default_factory=list)
+    margin: MarginConf = field(default_factory=MarginConf)
+    ci_level: float = 0.95
+    batches: int = 20
+    histogram_bins: int = 60
+
+
+@dataclass
+class PortfolioConf:
+    name: Optional[str] = None
+    positions: List[Dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class HardwareConf:
+    """Where to run. `platform`: cpu or gpu; `fallback: cpu` runs on the CPU with a warning
+    when no GPU is found (otherwise a clear error); `precision` (float32/float64) overrides
+    sim.dtype; `preallocate: false` stops JAX grabbing most of the GPU (many jobs in a row)."""
+
+    name: Optional[str] = None
+    platform: str = "cpu"
+    fallback: Optional[str] = None
+    precision: Optional[str] = None
+    preallocate: bool = False
+    memory_fraction: Optional[float] = None
+
+
+@dataclass
+class ReportConf:
+    enabled: bool = True
+    plots: bool = True
+    save_losses: bool = False
+    save_paths: bool = False
+    save_paths_max: int = 10_000
+
+
+@dataclass
+class ConvergenceConf:
+    n_paths: List[int] = field(default_factory=lambda: [2_000, 8_000, 32_000, 128_000])
+    risk: bool = True
+
+
+@dataclass
+class ModelRiskConf:
+    models: List[str] = field(default_factory=lambda: ["gbm", "heston", "merton", "bates"])
+    risk: bool = True
+
+
+@dataclass
+class Config:
+    task: str = "price"
+    market: MarketConf = field(default_factory=MarketConf)
+    model: ModelConf = field(default_factory=ModelConf)
+    sim: SimConf = field(default_factory=SimConf)
+    greeks: GreeksConf = field(default_factory=GreeksConf)
+    risk: RiskConf = field(default_factory=RiskConf)
+    portfolio: PortfolioConf = field(default_factory=PortfolioConf)
+    hardware: HardwareConf = field(default_factory=HardwareConf)
+    report: ReportConf = field(default_factory=ReportConf)
+    convergence: ConvergenceConf = field(default_factory=ConvergenceConf)
+    model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
+    run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
+    resume: bool = False  # skip a job whose results.json already exists (resumed sweeps)

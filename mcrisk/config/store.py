@@ -1,0 +1,42 @@
+"""Register the schema with Hydra's ConfigStore and compose configs from Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register() -> None:
+    """Store the typed schema as `base_config` (conf/config.yaml lists it first)."""
+    from hydra.core.config_store import ConfigStore
+
+    from mcrisk.config.schema import Config
+
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def conf_dir() -> str:
+    """The config folder: the checkout's conf/ when run from source, else the wheel's copy."""
+    source = Path(__file__).resolve().parent.parent.parent / "conf"
+    if (source / "config.yaml").is_file():
+        return str(source)
+    from importlib.resources import files
+
+    return str(files("mcrisk.conf"))
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "config"):
+    """Compose the Hydra config from Python (notebooks): safe to call again and again.
+
+    Example:
+        cfg = compose(["experiment=crypto_book_var", "sim=fast"])
+        mcrisk.risk(cfg)
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register()
+    # Re-running a notebook cell must not fail with "GlobalHydra is already initialized".
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides or []))

@@ -1,0 +1,36 @@
+"""What a result needs to be trusted and reproduced: versions, device, precision, seed, and a
+hash of the resolved config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+
+def config_hash(plain_cfg: dict) -> str:
+    text = json.dumps(plain_cfg, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def collect(plain_cfg: dict) -> dict[str, Any]:
+    import jax
+    import jaxlib
+
+    import mcrisk
+
+    dev = jax.devices()[0]
+    return {
+        "mcrisk": mcrisk.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "device": f"{dev.platform}:{getattr(dev, 'device_kind', dev.platform)}",
+        "device_count": jax.device_count(), "x64": bool(jax.config.jax_enable_x64),
+        "prng_impl": str(jax.config.jax_default_prng_impl),
+        "threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
+        "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),
+        "config_hash": config_hash(plain_cfg),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

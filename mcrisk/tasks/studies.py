@@ -1,0 +1,66 @@
+"""Studies that run the engine several times: convergence in n_paths, and model risk."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from mcrisk import errors as E
+
+
+def convergence(cfg: dict) -> dict:
+    """Book price (and VaR/ES) with their intervals against n_paths, same seed."""
+    from mcrisk.pricing import price
+    from mcrisk.riskengine.run import risk
+
+    conv = cfg.get("convergence") or {}
+    grid = E.sequence("convergence.n_paths", conv.get("n_paths", [2000, 8000, 32000]),
+                      min_length=2, what="a list of path counts")
+    rows = []
+    for i, n in enumerate(grid):
+        c = copy.deepcopy(cfg)
+        c["sim"]["n_paths"] = E.integer(f"convergence.n_paths[{i}]", n, lo=2)
+        c["greeks"] = dict(c.get("greeks") or {}, enabled=False)
+        p = price(c)
+        row = {"n_paths": c["sim"]["n_paths"], "book_value": p["book"]["value"],
+               "book_stderr": p["book"]["stderr"], "book_ci95": p["book"]["ci95"]}
+        if conv.get("risk", True):
+            c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
+            r = risk(c)
+            row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
+        rows.append(row)
+    return {"task": "convergence", "rows": rows, "model": cfg.get("model", {}).get("name"),
+            "dtype": cfg.get("sim", {}).get("dtype"), "seed": cfg.get("sim", {}).get("seed")}
+
+
+def model_risk(cfg: dict) -> dict:
+    """The same book under several models (parameters from conf/model/<name>.yaml)."""
+    from omegaconf import OmegaConf
+
+    from mcrisk.config.store import conf_dir
+    from mcrisk.pricing import price
+    from mcrisk.riskengine.run import risk
+
+    spec = cfg.get("model_risk") or {}
+    names = E.sequence("model_risk.models", spec.get("models", ["gbm", "heston"]),
+                       min_length=1, what="a list of model names")
+    out = {}
+    for i, name in enumerate(names):
+        path = Path(conf_dir()) / "model" / f"{name}.yaml"
+        if not path.is_file():
+            raise E.ConfigError(f"model_risk.models[{i}]", name,
+                                "a model with a file in conf/model/: " + ", ".join(
+                                    sorted(p.stem for p in path.parent.glob("*.yaml"))))
+        c = copy.deepcopy(cfg)
+        c["model"] = OmegaConf.to_container(OmegaConf.load(path))
+        c["greeks"] = dict(c.get("greeks") or {}, enabled=False)
+        p = price(c)
+        row = {"book_value": p["book"]["value"], "book_stderr": p["book"]["stderr"],
+               "positions": {x["name"]: x["value"] for x in p["positions"]}}
+        if spec.get("risk", True):
+            c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
+            r = risk(c)
+            row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
+        out[name] = row
+    return {"task": "model_risk", "models": out, "dtype": cfg.get("sim", {}).get("dtype"),
+            "seed": cfg.get("sim", {}).get("seed"), "n_paths": cfg.get("sim", {}).get("n_paths")}
