@@ -36,3 +36,10 @@ def risk(cfg: Any, **kwargs: Any) -> dict:
     from mcrisk.riskengine.run import risk as _risk
 
     return _risk(cfg, **kwargs)
+
+
+def stress(cfg: Any, **kwargs: Any) -> dict:
+    """Stress scenarios and the portfolio-margin grid of a book, revalued in full."""
+    from mcrisk.riskengine.run import stress_test as _stress
+
+    return _stress(cfg, **kwargs)

@@ -127,3 +127,7 @@ def main() -> None:
     print(f"collected {res['n_runs']} runs:")
     for f in res["files"]:
         print("  " + f)
+
+
+if __name__ == "__main__":
+    main()
