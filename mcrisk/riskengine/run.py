@@ -73,8 +73,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
         # the inner error cancels in the loss instead of shifting every scenario.
         per_year = problem.sim.n_steps / max(
             max(p.terms.get("expiry", 0.0) for p in problem.positions), max(dates))
-        key = inner_key(jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_INNER),
-                        h_idx)
+        key = inner_key(jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_INNER))
         nested_today = today_nested(problem, base_prep, rk.inner_paths, per_year, key)
         sel = plans[h_idx].nested_idx
         v0_loss = v0.copy()
