@@ -39,7 +39,7 @@ def test_task_writes_results_and_prints_table(tmp_path, task):
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["task"] == task
     if task == "price":
-        assert "BOOK" in out.stdout and len(res["positions"]) == 5
+        assert "BOOK" in out.stdout and len(res["positions"]) == 6
     else:
         assert "VaR" in out.stdout and set(res["var"]) == {"0.95", "0.975", "0.99", "0.999"}
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
