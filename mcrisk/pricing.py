@@ -10,7 +10,6 @@ import numpy as np
 from mcrisk import stats
 from mcrisk.config import build
 from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
-from mcrisk.problem import Problem
 
 Z95 = 1.959963984540054
 
@@ -93,8 +92,3 @@ def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:
     out["rho_stderr"] = float(abs(quantity) * se[3 * n, col])
     return out
 
-
-def unit_prices(problem: Problem) -> dict:
-    """Convenience for notebooks/tests: {name: (unit price, unit stderr)}."""
-    res = price(problem)
-    return {p["name"]: (p["unit_price"], p["unit_stderr"]) for p in res["positions"]}

@@ -8,7 +8,6 @@ naming the field path, the value and what was expected.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -222,6 +221,3 @@ def build_greeks(raw: Any) -> Greeks:
                   smoothing=E.number("greeks.smoothing", raw.get("smoothing", 0.05),
                                      lo=0.0, hi=1.0, lo_open=True))
 
-
-def as_mapping(cfg: Any) -> Mapping:
-    return E.mapping("config", to_plain(cfg))

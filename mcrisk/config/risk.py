@@ -29,7 +29,6 @@ def build_risk(raw: Any, market: Market) -> Risk:
     inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=2)
     vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
                        ("sticky_strike", "shock"))
-    n = market.n_assets
     shock = None
     if raw.get("vol_shock") is not None:
         shock = _per_asset_map("risk.vol_shock", raw["vol_shock"], market)

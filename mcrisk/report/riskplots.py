@@ -20,7 +20,6 @@ MAX_ANNOTATED_CELLS = 80
 def loss_histogram(result: Mapping, path: Path) -> bool:
     """Histogram of horizon losses with VaR (solid) and ES (dashed) lines per level, each
     with its confidence interval shaded."""
-    import numpy as np
 
     h = result.get("histogram") or {}
     edges, counts = h.get("edges") or [], h.get("counts") or []

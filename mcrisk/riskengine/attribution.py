@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from mcrisk.riskengine.metrics import Tail, _key, tail_count
 
 
@@ -47,5 +45,3 @@ def worst_scenarios(tail: Tail, names: list[str], count: int = 5) -> list[dict]:
 def group_of(position, assets) -> str:
     return "+".join(assets[a] for a in position.assets)
 
-
-__all__ = ["contributions", "worst_scenarios", "group_of", "np"]

@@ -33,8 +33,6 @@ from mcrisk.models.base import Params, State
 from mcrisk.problem import Position, Problem, Sim
 from mcrisk.simulate import sample_payoffs
 
-KINDS = ("spot", "perp", "forward", "bs_european", "heston_european", "merton_european",
-         "bs_digital", "bs_barrier", "margrabe", "stulz", "geo_asian")
 
 
 def closed_kind(p: Position, model: str) -> str | None:

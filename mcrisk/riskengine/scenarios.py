@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared, prepare
-from mcrisk.instruments.book import Obs, init_obs, payoffs, update_obs
+from mcrisk.instruments.book import init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-
-def run(cfg: Any, progress=None) -> dict:
-    from mcrisk.pricing import price
-
-    return price(cfg, progress=progress)
 
 
 def table(result: dict) -> str:

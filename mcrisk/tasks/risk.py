@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-
-def run(cfg: Any, progress=None) -> dict:
-    from mcrisk.riskengine.run import risk
-
-    return risk(cfg, progress=progress)
 
 
 def table(result: dict) -> str:

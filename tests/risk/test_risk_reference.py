@@ -91,7 +91,7 @@ def test_single_call_var_is_revaluation_at_spot_quantile(quantity):
                               quantity=quantity)])
     v0 = _bs(S0, K, T, VOL, R)
 
-    def loss(z):
+    def loss(z, quantity=quantity):
         return quantity * (v0 - _bs(_spot_at_h(z), K, T - H, VOL, R))
 
     for a in LEVELS:
@@ -121,7 +121,8 @@ def test_short_straddle_non_monotone_by_integration():
         return float(dens[loss > x].sum())
 
     for a in LEVELS:
-        var = optimize.brentq(lambda x: surv(x) - (1 - a), loss.min(), loss.max(), xtol=1e-9)
+        var = optimize.brentq(lambda x, a=a: surv(x) - (1 - a), loss.min(), loss.max(),
+                              xtol=1e-9)
         es = float((loss * dens)[loss >= var].sum() / dens[loss >= var].sum())
         k = repr(a)
         _within(res["var"][k], res["var_ci"][k], var, f"VaR {a}")
