@@ -3,9 +3,10 @@
 Two assets with different Heston parameters and correlated spots: each asset's marginal law
 is that of a one-dimensional Heston/Bates model, so QuantLib's single-asset engines are exact
 references for europeans on either asset. Merton is simulated exactly (no bias); Heston and
-Bates use Andersen's QE scheme, whose bias at dt = 1/200 year is below 0.05% of spot in
-Andersen (2008, tables 3-5) for parameters harsher than these; the measured bias at these
-settings (benchmarks/heston_bias.py) is added to the tolerance as BIAS.
+Bates use Andersen's QE scheme. Its bias is stated as BIAS = 5e-4 of spot at dt = T/100:
+Andersen (2008, tables 3-5) reports QE-M biases below that for harsher parameters, and
+benchmarks/heston_bias.py measured these very options at 10^6 paths in float64 with
+|MC - analytic| below 2 standard errors (s.e. 1e-4 to 4e-4 of spot) at both 25 and 100 steps.
 """
 
 from __future__ import annotations
