@@ -49,11 +49,14 @@ def ensure_dtype(dtype: str) -> None:
 
 def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None,
             extra_dates: list[float] | tuple[float, ...] = (),
-            until: float | None = None) -> Prepared:
+            until: float | None = None, grid: TimeGrid | None = None,
+            step_offset: int = 0) -> Prepared:
     """Grid, book plan, parameters and kernel spec of a problem (host side, no tracing).
 
     `horizon` and `extra_dates` add grid dates that no payoff observes (risk dates);
     `until` ends the grid there, dropping later events (scenario paths to a horizon).
+    `grid` imposes the nodes and `step_offset` shifts the step index the draws are keyed by:
+    nested paths from a later date reuse the draws of the same calendar intervals.
     """
     sim = problem.sim
     ensure_dtype(sim.dtype)
@@ -63,7 +66,8 @@ def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None =
     dates += list(extra_dates)
     if not dates and horizon is None:
         dates = [1.0 / 365.0]  # a book of spot/perps only: one nominal step, nothing observed
-    grid = make_grid(dates, sim.n_steps, horizon=horizon)
+    if grid is None:
+        grid = make_grid(dates, sim.n_steps, horizon=horizon)
     plan = plan_book(problem, grid, problem.greeks.smoothing)
     per_sample = 2 if sim.antithetic else 1
     n_samples = sim.n_paths // per_sample
@@ -82,7 +86,8 @@ def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None =
     q = np.array([problem.positions[i].quantity for i in plan.order])
     return Prepared(problem=problem, grid=grid, plan=plan, spec=spec,
                     params=make_params(problem, dtype), terms=terms,
-                    xs=scan_inputs(grid, plan, dtype), quantities=jnp.asarray(q, dtype),
+                    xs=scan_inputs(grid, plan, dtype, step_offset),
+                    quantities=jnp.asarray(q, dtype),
                     n_samples=n_samples)
 
 

@@ -41,6 +41,16 @@ class TimeGrid:
         return int(self.event_index[k])
 
 
+def grid_from_times(times: np.ndarray, events: list[float] | np.ndarray) -> TimeGrid:
+    """A grid on given nodes (which must contain every event date)."""
+    times = np.asarray(times, np.float64)
+    events = _dedupe(np.unique(np.asarray(events, np.float64)))
+    index = np.array([int(np.argmin(np.abs(times - e))) for e in events])
+    if not np.allclose(times[index], events, rtol=1e-12, atol=1e-15):
+        raise ValueError("grid nodes do not contain every event date")
+    return TimeGrid(times=times, events=events, event_index=index)
+
+
 def make_grid(event_dates: list[float] | np.ndarray, n_steps: int,
               horizon: float | None = None) -> TimeGrid:
     """Build the grid.

@@ -55,9 +55,9 @@ def make_layout(problem: Problem, shape: BookShape) -> DrawLayout:
                       jumps=problem.model.has_jumps, bridge=shape.bridge)
 
 
-def scan_inputs(grid: TimeGrid, plan: BookPlan, dtype: str) -> dict:
-    """Per-step arrays the scan walks over: step index, dt and the book's step masks."""
-    return dict(k=jnp.arange(grid.n_steps, dtype=jnp.int32),
+def scan_inputs(grid: TimeGrid, plan: BookPlan, dtype: str, step_offset: int = 0) -> dict:
+    """Per-step arrays the scan walks over: step index (the draws' key), dt, step masks."""
+    return dict(k=step_offset + jnp.arange(grid.n_steps, dtype=jnp.int32),
                 dt=jnp.asarray(grid.dt, dtype),
                 masks={k: jnp.asarray(v) for k, v in plan.step_masks.items()})
 

@@ -16,7 +16,6 @@ The JAX side (`value_at`) works on one scenario and is vmapped by the caller.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -27,7 +26,9 @@ from jax.scipy.special import ndtr
 
 from mcrisk.analytic import barrier as an_barrier
 from mcrisk.analytic import bs, heston, margrabe, merton, stulz
+from mcrisk.config.positions import event_times
 from mcrisk.engine import Prepared, prepare
+from mcrisk.grid import TimeGrid, grid_from_times, make_grid
 from mcrisk.instruments.book import Obs, fixing_dates
 from mcrisk.models.base import Params, State
 from mcrisk.problem import Position, Problem, Sim
@@ -88,8 +89,18 @@ def _residual(p: Position, date: float) -> Position:
     return replace(p, terms=terms)
 
 
+def valuation_grid(problem: Problem, dates) -> TimeGrid:
+    """One grid for every nested valuation: the book's events, the risk dates and
+    `sim.n_steps` uniform steps over the book's life. Nested paths from date d walk its nodes
+    after d and key their draws by the global step index, so the inner paths from today and
+    from every later date share the draws of each calendar interval (common random numbers
+    that really cancel in a loss)."""
+    events = [t for p in problem.positions for t in event_times(p)] + [d for d in dates if d > 0]
+    return make_grid(events or [max(dates)], problem.sim.n_steps)
+
+
 def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
-              inner_steps_per_year: float) -> DatePlan:
+              val_grid: TimeGrid) -> DatePlan:
     """Sort positions by revaluation method at `date` and build the nested residual book."""
     model = problem.model.name
     pos = problem.positions
@@ -120,12 +131,17 @@ def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
     if nested_idx:
         residual = [_residual(pos[i], date) for i in nested_idx]
         t_max = max(p.terms["expiry"] for p in residual)
-        steps = max(1, math.ceil(inner_steps_per_year * t_max))
+        times = val_grid.times
+        k0 = int(np.argmin(np.abs(times - date)))
+        assert abs(times[k0] - date) <= 1e-12 * max(1.0, date), "date not on the grid"
+        k1 = int(np.argmin(np.abs(times - (date + t_max))))
+        grid = grid_from_times(times[k0:k1 + 1] - date,
+                               [t for p in residual for t in event_times(p)])
         sub = replace(problem, positions=tuple(residual),
-                      sim=Sim(n_paths=inner_paths, n_steps=steps, seed=problem.sim.seed,
+                      sim=Sim(n_paths=inner_paths, n_steps=grid.n_steps, seed=problem.sim.seed,
                               antithetic=True, dtype=problem.sim.dtype,
                               chunk_size=inner_paths))
-        nested = prepare(sub)
+        nested = prepare(sub, grid=grid, step_offset=k0)
         # Where each residual family member's running statistics live in the outer plan.
         for fam in ("asian", "barrier", "lookback"):
             rows = [outer_row[nested_idx[int(j)]] - offsets[fam]

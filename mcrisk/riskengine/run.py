@@ -71,10 +71,8 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     if len(plans[h_idx].nested_idx):
         # Nested positions: today's value re-estimated with the horizon's inner draws, so
         # the inner error cancels in the loss instead of shifting every scenario.
-        per_year = problem.sim.n_steps / max(
-            max(p.terms.get("expiry", 0.0) for p in problem.positions), max(dates))
         key = inner_key(jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_INNER))
-        nested_today = today_nested(problem, base_prep, rk.inner_paths, per_year, key)
+        nested_today = today_nested(problem, base_prep, rk.inner_paths, dates, key)
         sel = plans[h_idx].nested_idx
         v0_loss = v0.copy()
         v0_loss[sel] = nested_today[sel]

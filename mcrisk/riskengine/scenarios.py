@@ -26,7 +26,8 @@ from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem
 from mcrisk.random import STREAM_INNER, sample_keys, step_draws
-from mcrisk.riskengine.revalue import DatePlan, ScenarioState, plan_date, value_at
+from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, valuation_grid,
+                                      value_at)
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30
@@ -140,11 +141,11 @@ def group_arrays(dp: DatePlan, dtype: str) -> dict:
                 for f, a in g.items()} for k, g in dp.groups.items()}
 
 
-def today_nested(problem: Problem, base: Prepared, inner_paths: int, per_year: float,
+def today_nested(problem: Problem, base: Prepared, inner_paths: int, dates: list[float],
                  key: jax.Array) -> np.ndarray:
     """Today's unit values, shape (positions,), with nested positions priced by the nested
     estimator from today's state and `key` (the horizon's inner draws)."""
-    dp = plan_date(problem, base, 0.0, inner_paths, per_year)
+    dp = plan_date(problem, base, 0.0, inner_paths, valuation_grid(problem, dates))
     p = base.params
     state = REGISTRY[base.spec.model].init(p)
     obs = init_obs(base.spec.book, base.terms, state.x)
@@ -165,9 +166,8 @@ def inner_key(inner_root: jax.Array) -> jax.Array:
 
 def plans_for(problem: Problem, prep: Prepared, dates: list[float], inner_paths: int
               ) -> list[DatePlan]:
-    t_max = max(p.terms.get("expiry", 0.0) for p in problem.positions)
-    per_year = problem.sim.n_steps / max(t_max, max(dates))
-    return [plan_date(problem, prep, d, inner_paths, per_year) for d in dates]
+    val_grid = valuation_grid(problem, dates)
+    return [plan_date(problem, prep, d, inner_paths, val_grid) for d in dates]
 
 
 def save_mask(prep: Prepared, dates: list[float]) -> np.ndarray:

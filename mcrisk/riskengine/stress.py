@@ -18,7 +18,7 @@ from mcrisk.engine import Prepared
 from mcrisk.instruments.book import Obs, payoffs
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
-from mcrisk.riskengine.revalue import ScenarioState, plan_date, value_at
+from mcrisk.riskengine.revalue import ScenarioState, plan_date, valuation_grid, value_at
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 
@@ -30,8 +30,7 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     spot_shocks, vol_shocks: (points, assets) relative spot moves and absolute vol shifts.
     """
     m = problem.market
-    t_book = max([p.terms.get("expiry", 0.0) for p in problem.positions] + [1e-9])
-    dp = plan_date(problem, prep, horizon, paths, problem.sim.n_steps / t_book)
+    dp = plan_date(problem, prep, horizon, paths, valuation_grid(problem, [horizon]))
     dtype = prep.spec.dtype
     groups = {k: {f: jnp.asarray(a, dtype) if a.dtype == np.float64 else jnp.asarray(a)
                   for f, a in g.items()} for k, g in dp.groups.items()}
