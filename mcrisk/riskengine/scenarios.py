@@ -3,11 +3,11 @@ with the state and running statistics saved at each date, then revalued in the s
 
 Scenarios are independent paths (no antithetic pairing: order-statistic and batch-means
 intervals need iid losses). Scenario i's key is fold_in(fold_in(root, STREAM_PATHS), i).
-Nested paths use fold_in(fold_in(root, STREAM_INNER), 0) in every scenario and at every date:
-common random numbers. Independent inner draws would add the inner Monte Carlo variance to every
-scenario's loss and widen the tail (at 64 inner paths an Asian's value is off by ~10% per
-scenario); with common draws the inner error is a smooth function of the state that largely
-cancels against today's value computed with the same draws. Results depend on the seed and
+Nested paths use fold_in(fold_in(root, STREAM_INNER), 0) in every scenario and at every date,
+with draws keyed by the step index of one valuation grid (common random numbers by calendar
+interval). Independent inner draws would add the inner Monte Carlo variance to every
+scenario's loss and widen the tail; with common draws the inner error is a smooth function of
+the state that cancels against today's value computed with the same draws. Results depend on the seed and
 n_paths only, never on the chunk size.
 """
 
