@@ -7,8 +7,8 @@ Nested paths use fold_in(fold_in(root, STREAM_INNER), 0) in every scenario and a
 with draws keyed by the step index of one valuation grid (common random numbers by calendar
 interval). Independent inner draws would add the inner Monte Carlo variance to every
 scenario's loss and widen the tail; with common draws the inner error is a smooth function of
-the state that cancels against today's value computed with the same draws. Results depend on the seed and
-n_paths only, never on the chunk size.
+the state that cancels against today's value computed with the same draws. Results depend
+on the seed and n_paths only, never on the chunk size.
 """
 
 from __future__ import annotations
