@@ -66,7 +66,11 @@ def step_draws(key: jax.Array, step: jax.Array, layout: DrawLayout, mirror: jax.
     """
     n = layout.n_assets
     k = jax.random.fold_in(key, step)
-    k_norm, k_unif, k_pois = jax.random.split(k, 3)
+    # Random bits dominate the kernel's cost on CPU: split only when a second stream is used.
+    if layout.jumps or layout.bridge:
+        k_norm, k_unif, k_pois = jax.random.split(k, 3)
+    else:
+        k_norm = k_unif = k_pois = k
     n_norm = n * (1 + layout.variance + layout.jumps)
     normals = jax.random.normal(k_norm, (n_norm,), dtype)
     normals = jnp.where(mirror, -normals, normals)
