@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 
 def option_book(n_options: int = 100) -> list[dict]:
@@ -68,12 +67,9 @@ def main() -> None:
     res = mcrisk.risk(cfg)
     big = time.perf_counter() - t0
 
-    root = Path(__file__).resolve().parent.parent
-    ex = yaml.safe_load((root / "conf" / "config.yaml").read_text())
-    for k in ("defaults", "hydra", "task"):
-        ex.pop(k, None)
-    ex["sim"].update(n_paths=50_000, dtype=args.dtype)
-    ex["risk"]["method"] = "delta_gamma"
+    from mcrisk.config.store import compose
+
+    ex = compose([f"sim.n_paths={50_000}", f"sim.dtype={args.dtype}", "risk.method=delta_gamma"])
     t1 = time.perf_counter()
     exr = mcrisk.risk(ex)
     small = time.perf_counter() - t1
