@@ -6,19 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _mcrisk(*args, cwd):
-    exe = Path(sys.executable).with_name("mcrisk")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mcrisk.cli"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+from tests.config.runner import ROOT
+from tests.config.runner import mcrisk as _mcrisk
 
 
 def test_help_and_cfg_job_do_not_import_jax(tmp_path):

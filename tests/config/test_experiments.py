@@ -12,19 +12,12 @@ import pytest
 
 from mcrisk.config.store import compose, conf_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.config.runner import ROOT
+from tests.config.runner import mcrisk as _mcrisk
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = ["sim.n_paths=2000", "sim.chunk_size=2000", "risk.inner_paths=4",
          "convergence.n_paths=[500,2000]", "model_risk.models=[gbm,merton]"]
 EXPERIMENTS = sorted(p.stem for p in (Path(conf_dir()) / "experiment").glob("*.yaml"))
-
-
-def _mcrisk(*args, cwd):
-    exe = Path(sys.executable).with_name("mcrisk")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mcrisk.cli"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900)
 
 
 def test_every_group_option_composes():
