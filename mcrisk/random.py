@@ -18,6 +18,9 @@ import jax.numpy as jnp
 STREAM_PATHS = 1
 STREAM_BOOTSTRAP = 2
 STREAM_INNER = 3
+BLOCK = 16  # steps per block of normals
+# Key-derivation constant of the normals' blocks; step indices never reach it.
+_NORMAL_STREAM = 2 ** 31 - 1
 
 
 class DrawLayout(NamedTuple):
@@ -52,8 +55,35 @@ def sample_keys(root: jax.Array, start: jax.Array, count: int) -> jax.Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(stream, idx)
 
 
+def n_normals(layout: DrawLayout) -> int:
+    return layout.n_assets * (1 + layout.variance + layout.jumps)
+
+
+def normal_block(key: jax.Array, step: jax.Array, layout: DrawLayout,
+                 dtype: jnp.dtype) -> jax.Array:
+    """The normals of the BLOCK steps containing `step`, shape (BLOCK, n_normals).
+
+    Random bits dominate the kernel's cost on CPU; one key derivation per block of steps
+    instead of per step halves them. Blocks are keyed by the global step index, so every
+    path, chunk size and nested start date sees the same normals for the same step.
+    """
+    k = jax.random.fold_in(jax.random.fold_in(key, _NORMAL_STREAM), step // BLOCK)
+    return jax.random.normal(k, (BLOCK, n_normals(layout)), dtype)
+
+
+def next_normals(key: jax.Array, step: jax.Array, first_step: jax.Array, buffer: jax.Array,
+                 layout: DrawLayout) -> tuple[jax.Array, jax.Array]:
+    """This step's normals from the block buffer carried through the scan, refilled at a
+    block boundary (or at the first step of a scan that starts mid-block)."""
+    refill = (step % BLOCK == 0) | (step == first_step)
+    buffer = jax.lax.cond(refill, lambda: normal_block(key, step, layout, buffer.dtype),
+                          lambda: buffer)
+    return buffer[step % BLOCK], buffer
+
+
 def step_draws(key: jax.Array, step: jax.Array, layout: DrawLayout, mirror: jax.Array,
-               jump_rates: jax.Array, dtype: jnp.dtype) -> Draws:
+               jump_rates: jax.Array, dtype: jnp.dtype,
+               normals: jax.Array | None = None) -> Draws:
     """Draws for one path at one step.
 
     Args:
@@ -63,16 +93,14 @@ def step_draws(key: jax.Array, step: jax.Array, layout: DrawLayout, mirror: jax.
         mirror: bool scalar; True for the antithetic member of a pair.
         jump_rates: (assets,) expected jump count over this step (intensity x dt).
         dtype: float dtype of the draws.
+        normals: this step's row of `normal_block` (as `next_normals` returns it); drawn
+            here when None.
     """
     n = layout.n_assets
-    k = jax.random.fold_in(key, step)
-    # Random bits dominate the kernel's cost on CPU: split only when a second stream is used.
+    if normals is None:
+        normals = normal_block(key, step, layout, dtype)[step % BLOCK]
     if layout.jumps or layout.bridge:
-        k_norm, k_unif, k_pois = jax.random.split(k, 3)
-    else:
-        k_norm = k_unif = k_pois = k
-    n_norm = n * (1 + layout.variance + layout.jumps)
-    normals = jax.random.normal(k_norm, (n_norm,), dtype)
+        k_unif, k_pois = jax.random.split(jax.random.fold_in(key, step))
     normals = jnp.where(mirror, -normals, normals)
     z = normals[:n]
     b = normals[n:2 * n] if layout.variance else jnp.zeros((0,), dtype)

@@ -18,7 +18,7 @@ from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs,
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
-from mcrisk.random import DrawLayout, step_draws
+from mcrisk.random import BLOCK, DrawLayout, n_normals, next_normals, step_draws
 
 
 class KernelSpec(NamedTuple):
@@ -77,16 +77,20 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
     else:
         state0, obs0 = start
 
+    first = xs["k"][0]
+
     def body(carry, x):
-        state, obs = carry
+        state, obs, buf = carry
+        normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
         draws = step_draws(key, x["k"], spec.layout, mirror, params.jump_intensity * x["dt"],
-                           dtype)
+                           dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, spec.smoothed)
-        return (new, obs), None
+        return (new, obs, buf), None
 
-    (_, obs), _ = jax.lax.scan(body, (state0, obs0), xs)
+    buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
+    (_, obs, _), _ = jax.lax.scan(body, (state0, obs0, buf0), xs)
     return payoffs(obs, terms, params.spots, params.rate, spec.smoothed)
 
 

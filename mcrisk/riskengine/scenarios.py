@@ -25,7 +25,8 @@ from mcrisk.instruments.book import init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem
-from mcrisk.random import STREAM_INNER, sample_keys, step_draws
+from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
+                           step_draws)
 from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, valuation_grid,
                                       value_at)
 
@@ -68,11 +69,14 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
               jax.tree_util.tree_map(lambda a: jnp.zeros((n_dates,) + a.shape, a.dtype), obs0),
               jnp.zeros((n_dates,) + state0.x.shape, dtype))
 
+    first = prep.xs["k"][0]
+
     def body(carry, xs):
-        state, obs, funding, saved = carry
+        state, obs, funding, saved, buf = carry
         x = xs["step"]
+        normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
         draws = step_draws(key, x["k"], spec.layout, jnp.asarray(False),
-                           params.jump_intensity * x["dt"], dtype)
+                           params.jump_intensity * x["dt"], dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, False)
@@ -85,10 +89,11 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
         saved = (put(saved[0], new.x), put(saved[1], new.v),
                  jax.tree_util.tree_map(put, saved[2], obs), put(saved[3], funding))
-        return (new, obs, funding, saved), None
+        return (new, obs, funding, saved, buf), None
 
-    carry0 = (state0, obs0, jnp.zeros_like(state0.x), saved0)
-    (_, obs, _, saved), _ = jax.lax.scan(body, carry0, dict(step=prep.xs, save=save))
+    carry0 = (state0, obs0, jnp.zeros_like(state0.x), saved0,
+              jnp.zeros((BLOCK, n_normals(spec.layout)), dtype))
+    (_, obs, _, saved, _), _ = jax.lax.scan(body, carry0, dict(step=prep.xs, save=save))
     # One uniform per barrier decides the realised knock: alive while survival > U, so
     # P(alive at t | grid path) = survival(t) and the status is monotone in t.
     u = jax.random.uniform(jax.random.fold_in(key, _ALIVE_STEP), (spec.book.n_barrier,), dtype)
