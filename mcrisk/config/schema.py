@@ -77,7 +77,7 @@ class RiskConf:
     horizon: float = 1.0 / 365.0
     levels: List[float] = field(default_factory=lambda: [0.95, 0.975, 0.99, 0.999])
     method: str = "full"
-    inner_paths: int = 64
+    inner_paths: int = 256
     vol_dynamics: str = "sticky_strike"
     vol_shock: Any = None
     dates: List[float] = field(default_factory=list)
