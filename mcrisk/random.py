@@ -1,8 +1,9 @@
 """Key derivation and per-step draws.
 
 Keys come from a fixed schedule, never from call order or chunk index:
-``sample_key = fold_in(fold_in(root, STREAM_PATHS), sample_index)`` and the draws of step
-``k`` come from ``fold_in(sample_key, k)``. A *sample* is one path, or one antithetic pair
+``sample_key = fold_in(fold_in(root, STREAM_PATHS), sample_index)``; the normals of step ``k``
+are row ``k % BLOCK`` of a block keyed by ``k // BLOCK`` (see `normal_block`), and jump
+counts and bridge uniforms come from ``fold_in(sample_key, k)``. A *sample* is one path, or one antithetic pair
 (both members share the key; the mirror negates every normal and reflects every uniform).
 So a path's numbers depend only on the seed and its global index: results are the same for
 any chunk size or device count.
