@@ -151,6 +151,12 @@ def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
                     nested_idx=np.array(nested_idx, np.int64), nested=nested, nested_src=src)
 
 
+def group_arrays(dp: DatePlan, dtype: str) -> dict:
+    """A date plan's closed-form terms as JAX arrays (floats in the simulation dtype)."""
+    return {k: {f: jnp.asarray(a, dtype) if a.dtype == np.float64 else jnp.asarray(a)
+                for f, a in g.items()} for k, g in dp.groups.items()}
+
+
 def _family_offsets(shape) -> dict:
     sizes = [("linear", shape.n_linear), ("terminal", shape.n_terminal),
              ("asian", shape.n_asian), ("barrier", shape.n_barrier),

@@ -196,13 +196,19 @@ def _delta_gamma_losses(problem, priced, x_h, v_h, rk) -> np.ndarray:
 
 
 def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
-    out = []
     m = problem.market
-    for s in problem.risk.stress:
-        vals = stress.revalue_shocked(problem, prep, s.spot[None], s.vol[None], s.horizon,
-                                      min(problem.sim.n_paths, STRESS_PATHS))[0]
-        base_h = base
-        pos = q * (base_h - vals)
+    scenarios = problem.risk.stress
+    # One revaluation call (one compilation) per distinct horizon, not per scenario.
+    vals: dict[int, np.ndarray] = {}
+    for h in sorted({s.horizon for s in scenarios}):
+        idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
+        got = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
+                                     np.stack([scenarios[i].vol for i in idx]), h,
+                                     min(problem.sim.n_paths, STRESS_PATHS))
+        vals.update(zip(idx, got))
+    out = []
+    for i, s in enumerate(scenarios):
+        pos = q * (base - vals[i])
         out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
                     "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
                     "horizon": s.horizon, "loss": float(pos.sum()),

@@ -27,8 +27,8 @@ from mcrisk.models.base import Params
 from mcrisk.problem import Problem
 from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
                            step_draws)
-from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, valuation_grid,
-                                      value_at)
+from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, group_arrays, plan_date,
+                                      valuation_grid, value_at)
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30
@@ -139,11 +139,6 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
         return vals, x_h, v_h, valid
 
     return kernel
-
-
-def group_arrays(dp: DatePlan, dtype: str) -> dict:
-    return {k: {f: jnp.asarray(a, dtype) if a.dtype == np.float64 else jnp.asarray(a)
-                for f, a in g.items()} for k, g in dp.groups.items()}
 
 
 def today_nested(problem: Problem, base: Prepared, inner_paths: int, dates: list[float],

@@ -15,10 +15,11 @@ import jax
 import jax.numpy as jnp
 
 from mcrisk.engine import Prepared
-from mcrisk.instruments.book import Obs, payoffs
+from mcrisk.instruments.book import Obs, fixing_dates, payoffs
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
-from mcrisk.riskengine.revalue import ScenarioState, plan_date, valuation_grid, value_at
+from mcrisk.riskengine.revalue import (ScenarioState, group_arrays, plan_date, valuation_grid,
+                                      value_at)
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 
@@ -32,8 +33,7 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     m = problem.market
     dp = plan_date(problem, prep, horizon, paths, valuation_grid(problem, [horizon]))
     dtype = prep.spec.dtype
-    groups = {k: {f: jnp.asarray(a, dtype) if a.dtype == np.float64 else jnp.asarray(a)
-                  for f, a in g.items()} for k, g in dp.groups.items()}
+    groups = group_arrays(dp, dtype)
     shape = prep.plan.shape
     terms = prep.terms
     n_pos = len(problem.positions)
@@ -43,8 +43,6 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     base_vol = np.sqrt(base_v)
     asian = [problem.positions[i] for i in prep.plan.order[
         shape.n_linear + shape.n_terminal: shape.n_linear + shape.n_terminal + shape.n_asian]]
-    from mcrisk.instruments.book import fixing_dates
-
     n_fixed = np.array([sum(d <= horizon * (1 + 1e-12) for d in fixing_dates(p))
                         for p in asian], np.float64)
     key = jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS)
