@@ -174,6 +174,7 @@ class Risk:
     levels: tuple[float, ...] = (0.95, 0.975, 0.99, 0.999)
     method: str = "full"
     inner_paths: int = 256
+    revaluation: str = "auto"
     vol_dynamics: str = "sticky_strike"
     vol_shock: np.ndarray | None = None
     dates: tuple[float, ...] = ()

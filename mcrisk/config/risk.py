@@ -10,7 +10,7 @@ from mcrisk import errors as E
 from mcrisk.errors import ConfigError
 from mcrisk.problem import Market, MarginGrid, Risk, StressScenario
 
-KEYS = ("horizon", "levels", "method", "inner_paths", "vol_dynamics", "vol_shock", "dates",
+KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
         "batches", "histogram_bins", "name")
 
@@ -26,7 +26,13 @@ def build_risk(raw: Any, market: Market) -> Risk:
                    for i, x in enumerate(E.sequence("risk.levels", raw.get("levels", d.levels),
                                                     min_length=1, what="a list of levels")))
     method = E.choice("risk.method", raw.get("method", d.method), ("full", "delta_gamma"))
-    inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=2)
+    inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=4)
+    if inner % 4:
+        # Antithetic pairs, split in two halves for the nested-bias correction.
+        raise ConfigError("risk.inner_paths", inner,
+                          "a multiple of 4 (two halves of antithetic pairs)")
+    revaluation = E.choice("risk.revaluation", raw.get("revaluation", d.revaluation),
+                           ("auto", "nested"))
     vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
                        ("sticky_strike", "shock"))
     shock = None
@@ -71,6 +77,7 @@ def build_risk(raw: Any, market: Market) -> Risk:
     batches = E.integer("risk.batches", raw.get("batches", d.batches), lo=5)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
     return Risk(horizon=horizon, levels=levels, method=method, inner_paths=inner,
+                revaluation=revaluation,
                 vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
                 collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
                 ci_level=ci, batches=batches, histogram_bins=bins)

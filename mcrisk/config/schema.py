@@ -78,6 +78,7 @@ class RiskConf:
     levels: List[float] = field(default_factory=lambda: [0.95, 0.975, 0.99, 0.999])
     method: str = "full"
     inner_paths: int = 256
+    revaluation: str = "auto"
     vol_dynamics: str = "sticky_strike"
     vol_shock: Any = None
     dates: List[float] = field(default_factory=list)

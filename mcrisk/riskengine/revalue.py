@@ -36,13 +36,19 @@ from mcrisk.simulate import sample_payoffs
 
 
 
-def closed_kind(p: Position, model: str) -> str | None:
-    """The closed form that revalues `p` under `model`, or None (nested Monte Carlo)."""
+def closed_kind(p: Position, model: str, revaluation: str = "auto") -> str | None:
+    """The closed form that revalues `p` under `model`, or None (nested Monte Carlo).
+
+    `revaluation="nested"` sends every option to nested Monte Carlo (linear positions keep
+    their exact values): a check of the nested estimator against the closed forms.
+    """
     t = p.type
     if t in ("spot", "forward"):
         return t
     if t == "perpetual":
         return "perp"
+    if revaluation == "nested":
+        return None
     gbm = model == "gbm"
     if t == "european":
         return {"gbm": "bs_european", "heston": "heston_european",
@@ -100,18 +106,25 @@ def valuation_grid(problem: Problem, dates) -> TimeGrid:
 
 
 def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
-              val_grid: TimeGrid) -> DatePlan:
-    """Sort positions by revaluation method at `date` and build the nested residual book."""
+              val_grid: TimeGrid, only_nested: np.ndarray | None = None) -> DatePlan:
+    """Sort positions by revaluation method at `date` and build the nested residual book.
+
+    `only_nested`: revalue just these positions, all by nested Monte Carlo; the others are
+    left out (marked expired: their value is whatever `realized` says, zero in practice).
+    """
     model = problem.model.name
+    revaluation = "nested" if only_nested is not None else problem.risk.revaluation
     pos = problem.positions
     expiry = np.array([p.terms.get("expiry", np.inf) for p in pos])
     expired = expiry <= date * (1 + 1e-12)
+    if only_nested is not None:
+        expired = ~np.isin(np.arange(len(pos)), only_nested)
     kinds = {}
     nested_idx = []
     for i, p in enumerate(pos):
         if expired[i]:
             continue
-        k = closed_kind(p, model)
+        k = closed_kind(p, model, revaluation)
         if k is None:
             nested_idx.append(i)
         else:
@@ -282,7 +295,7 @@ def _corr(p: Params) -> jax.Array:
 
 
 def value_at(dp: DatePlan, groups: dict, st: ScenarioState, p: Params, vols: jax.Array,
-             realized: jax.Array, key: jax.Array) -> jax.Array:
+             realized: jax.Array, key: jax.Array, halves: bool = False) -> jax.Array:
     """Value of every position (original order) at `dp.date` in one scenario.
 
     Args:
@@ -293,21 +306,42 @@ def value_at(dp: DatePlan, groups: dict, st: ScenarioState, p: Params, vols: jax
         vols: (assets,) vols for the closed forms and nested paths at the date.
         realized: (positions,) realised payoffs discounted to today (used where expired).
         key: key of this scenario and date for the nested paths.
+        halves: also return the values with nested positions estimated from each half of
+            the inner paths, for the nested-bias correction.
+
+    Returns:
+        (positions,) values; with `halves`, (3, positions): all inner paths, first half,
+        second half.
     """
+    out, samples = value_samples(dp, groups, st, p, vols, realized, key)
+    if samples is None:
+        return jnp.stack([out] * 3) if halves else out
+    idx = dp.nested_idx[dp.nested.plan.order]
+    if not halves:
+        return out.at[idx].set(jnp.mean(samples, axis=0))
+    m = samples.shape[0] // 2
+    return jnp.stack([out.at[idx].set(jnp.mean(part, axis=0))
+                      for part in (samples, samples[:m], samples[m:])])
+
+
+def value_samples(dp: DatePlan, groups: dict, st: ScenarioState, p: Params, vols: jax.Array,
+                  realized: jax.Array, key: jax.Array):
+    """Exact values (closed form or realised) of every position, original order, and the
+    inner samples (antithetic-pair means, shape (pairs, nested positions), residual family
+    order) of the nested ones; None when nothing is nested at this date."""
     n_pos = dp.expired.shape[0]
     out = jnp.zeros((n_pos,), realized.dtype)
     for kind, g in groups.items():
         out = out.at[g["idx"]].set(closed_values(kind, g, st, p, vols).astype(out.dtype))
     out = jnp.where(jnp.asarray(dp.expired), realized * jnp.exp(p.rate * dp.date), out)
-    if dp.nested is not None:
-        nested = _nested_values(dp, st, p, vols, key)
-        out = out.at[dp.nested_idx[dp.nested.plan.order]].set(nested)
-    return out
+    if dp.nested is None:
+        return out, None
+    return out, _nested_samples(dp, st, p, vols, key)
 
 
-def _nested_values(dp: DatePlan, st: ScenarioState, p: Params, vols: jax.Array,
-                   key: jax.Array) -> jax.Array:
-    """Inner Monte Carlo mean of the residual book (residual family order)."""
+def _nested_samples(dp: DatePlan, st: ScenarioState, p: Params, vols: jax.Array,
+                    key: jax.Array) -> jax.Array:
+    """Inner Monte Carlo samples of the residual book, (pairs, nested positions)."""
     from mcrisk.random import sample_keys
 
     prep = dp.nested
@@ -324,6 +358,5 @@ def _nested_values(dp: DatePlan, st: ScenarioState, p: Params, vols: jax.Array,
     start = (State(x=st.x, v=v), start_obs)
     inner_params = p._replace(vols=vols)
     keys = sample_keys(key, jnp.asarray(0, jnp.uint32), prep.n_samples)
-    vals = jax.vmap(lambda k: sample_payoffs(prep.spec, inner_params, prep.terms, prep.xs, k,
+    return jax.vmap(lambda k: sample_payoffs(prep.spec, inner_params, prep.terms, prep.xs, k,
                                              start))(keys)
-    return jnp.mean(vals, axis=0)

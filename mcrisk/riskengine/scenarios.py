@@ -1,14 +1,19 @@
 """Outer scenarios: paths from today to the revaluation dates under the real-world measure,
 with the state and running statistics saved at each date, then revalued in the same kernel.
 
-Scenarios are independent paths (no antithetic pairing: order-statistic and batch-means
-intervals need iid losses). Scenario i's key is fold_in(fold_in(root, STREAM_PATHS), i).
-Nested paths use fold_in(fold_in(root, STREAM_INNER), 0) in every scenario and at every date,
-with draws keyed by the step index of one valuation grid (common random numbers by calendar
-interval). Independent inner draws would add the inner Monte Carlo variance to every
-scenario's loss and widen the tail; with common draws the inner error is a smooth function of
-the state that cancels against today's value computed with the same draws. Results depend
-on the seed and n_paths only, never on the chunk size.
+Scenarios are independent paths (no antithetic pairing: order-statistic intervals need iid
+losses). Scenario i's key is fold_in(fold_in(root, STREAM_PATHS), i). Its nested paths use
+fold_in(fold_in(root, STREAM_INNER), i): inner draws independent across scenarios (Gordy and
+Juneja, "Nested simulation in portfolio risk measurement", Management Science 2010), shared
+by the dates of one scenario and by the scenario's own estimate of today's value of the
+nested positions, whose inner paths start today and draw the same normals for every
+calendar interval after the date (keyed by the step index of one valuation grid). A
+scenario's nested loss is then an unbiased estimate whose inner error is independent across
+scenarios (it averages out of the mean, no offset is shared by all losses) and small (today's
+and the scenario's inner paths share every increment after the date). What inner noise is
+left widens the tail by O(1/inner_paths); the caller removes it by comparing the tail of
+losses revalued with each half of the inner paths.
+Results depend on the seed and n_paths only, never on the chunk size.
 """
 
 from __future__ import annotations
@@ -106,9 +111,14 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
-                save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int):
+                save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int,
+                dates: list[float]):
     """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
-    at every date (samples, dates, assets) and variances at date `h_idx` (samples, assets)."""
+    at every date (samples, dates, assets), variances at date `h_idx` (samples, assets), the
+    valid mask, the horizon values from each half of the inner paths (samples, 2, positions;
+    equal to the values where nothing is nested) and each scenario's own estimate of today's
+    values of the positions nested at the horizon (samples, 3, positions: all inner paths,
+    first half, second half; other entries are not computed and are zero)."""
     p_rn = prep.params
     p_rw = real_world(prep.params, problem)
     dtype = prep.spec.dtype
@@ -120,48 +130,58 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     root = jax.random.key(problem.sim.seed)
     inner_root = jax.random.fold_in(root, STREAM_INNER)
     groups = [group_arrays(dp, dtype) for dp in date_plans]
+    today, st0 = today_plan(problem, prep, date_plans[h_idx], dates)
+    today_groups = group_arrays(today, dtype) if today is not None else None
+    vols0 = jnp.asarray(problem.market.vols, dtype)
+    zeros = jnp.zeros((n_pos,), dtype)
 
-    def one(key):
+    def one(key, index):
         states, realized = scenario_path(prep, p_rw, save_j, key)
         realized = realized[inv]
-        values = []
+        k_inner = inner_key(inner_root, index)
+        values, halves = [], None
         for j, dp in enumerate(date_plans):
             st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
-            values.append(value_at(dp, groups[j], st, p_rn, vols_j, realized,
-                                   inner_key(inner_root)))
-        return jnp.stack(values), states.x, states.v[h_idx]
+            v = value_at(dp, groups[j], st, p_rn, vols_j, realized, k_inner,
+                         halves=j == h_idx)
+            if j == h_idx:
+                v, halves = v[0], v[1:]
+            values.append(v)
+        if today is None:
+            v0 = jnp.zeros((3, n_pos), dtype)
+        else:
+            v0 = value_at(today, today_groups, st0, p_rn, vols0, zeros, k_inner, halves=True)
+        return jnp.stack(values), states.x, states.v[h_idx], halves, v0
 
     @jax.jit
     def kernel(start, n_valid):
         keys = sample_keys(root, start, samples)
-        vals, x_h, v_h = jax.vmap(one)(keys)
+        index = start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32)
+        vals, x_h, v_h, halves, v0 = jax.vmap(one)(keys, index)
         valid = jnp.arange(samples, dtype=jnp.int32) < n_valid
-        return vals, x_h, v_h, valid
+        return vals, x_h, v_h, valid, halves, v0
 
     return kernel
 
 
-def today_nested(problem: Problem, base: Prepared, inner_paths: int, dates: list[float],
-                 key: jax.Array) -> np.ndarray:
-    """Today's unit values, shape (positions,), with nested positions priced by the nested
-    estimator from today's state and `key` (the horizon's inner draws)."""
-    dp = plan_date(problem, base, 0.0, inner_paths, valuation_grid(problem, dates))
-    p = base.params
-    state = REGISTRY[base.spec.model].init(p)
-    obs = init_obs(base.spec.book, base.terms, state.x)
-    st = ScenarioState(x=state.x, v=state.v, obs=obs, funding=jnp.zeros_like(state.x))
-    realized = jnp.zeros((len(problem.positions),), state.x.dtype)
-    vols = jnp.asarray(problem.market.vols, state.x.dtype)
-    fn = jax.jit(lambda: value_at(dp, group_arrays(dp, base.spec.dtype), st, p, vols,
-                                  realized, key))
-    return np.asarray(jax.device_get(fn()), np.float64)
+def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):
+    """Plan and state for each scenario's own nested estimate of today's values of the
+    positions nested at the horizon (None when nothing is)."""
+    if horizon_plan.nested is None:
+        return None, None
+    dp = plan_date(problem, prep, 0.0, problem.risk.inner_paths,
+                   valuation_grid(problem, dates), only_nested=horizon_plan.nested_idx)
+    p = prep.params
+    state = REGISTRY[prep.spec.model].init(p)
+    st0 = ScenarioState(x=state.x, v=state.v, obs=init_obs(prep.spec.book, prep.terms, state.x),
+                        funding=jnp.zeros_like(state.x))
+    return dp, st0
 
 
-def inner_key(inner_root: jax.Array) -> jax.Array:
-    """Key of the nested paths, shared by every scenario and every revaluation date: the
-    inner error is then nearly the same function of the state at each date, so it cancels
-    in losses and does not make exposure profiles jump from date to date."""
-    return jax.random.fold_in(inner_root, 0)
+def inner_key(inner_root: jax.Array, index: jax.Array) -> jax.Array:
+    """Key of scenario `index`'s nested paths: independent across scenarios, shared by the
+    revaluation dates of one scenario (its exposure profile does not jump between dates)."""
+    return jax.random.fold_in(inner_root, index)
 
 
 def plans_for(problem: Problem, prep: Prepared, dates: list[float], inner_paths: int
