@@ -38,9 +38,11 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
 
     Returns:
         JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
-        "0.99"), ``var_ci``, ``es_ci``, ``stats``, ``histogram``, ``contributions``,
-        ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is given), ``today``
-        (value per position), ``delta_gamma`` (with ``risk.method: delta_gamma``).
+        "0.99"), ``var_ci``, ``es_ci`` (None at a level whose tail holds fewer than
+        `metrics.MIN_TAIL` scenarios, with a line in ``notes``), ``stats``, ``histogram``,
+        ``contributions``, ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is
+        given), ``today`` (value per position), ``delta_gamma`` (with
+        ``risk.method: delta_gamma``).
     """
     from mcrisk.pricing import price
 
@@ -84,8 +86,8 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     samples = min(samples, n)
     kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx)
 
-    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
-    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
+    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
                if want_greeks else None)
     profile_dates = [dates.index(d) for d in rk.dates]
     profile = (Profile(n, rk.dates, float(q @ v0_loss), rk.pfe_level, rk.collateral,
@@ -136,7 +138,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"])
     return out
 
 
