@@ -184,5 +184,4 @@ class Risk:
     stress: tuple[StressScenario, ...] = ()
     margin: MarginGrid | None = MarginGrid()
     ci_level: float = 0.95
-    batches: int = 20
     histogram_bins: int = 60

@@ -12,7 +12,7 @@ from mcrisk.problem import Market, MarginGrid, Risk, StressScenario
 
 KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
-        "batches", "histogram_bins", "name")
+        "histogram_bins", "name")
 
 
 def build_risk(raw: Any, market: Market) -> Risk:
@@ -74,13 +74,12 @@ def build_risk(raw: Any, market: Market) -> Risk:
     margin = _margin(raw.get("margin", {}))
     ci = E.number("risk.ci_level", raw.get("ci_level", d.ci_level), lo=0.5, hi=1.0,
                   hi_open=True)
-    batches = E.integer("risk.batches", raw.get("batches", d.batches), lo=5)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
     return Risk(horizon=horizon, levels=levels, method=method, inner_paths=inner,
                 revaluation=revaluation,
                 vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
                 collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
-                ci_level=ci, batches=batches, histogram_bins=bins)
+                ci_level=ci, histogram_bins=bins)
 
 
 def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> np.ndarray:

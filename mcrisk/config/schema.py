@@ -88,7 +88,6 @@ class RiskConf:
     stress: List[Dict[str, Any]] = field(default_factory=list)
     margin: MarginConf = field(default_factory=MarginConf)
     ci_level: float = 0.95
-    batches: int = 20
     histogram_bins: int = 60
 
 

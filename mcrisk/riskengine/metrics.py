@@ -6,11 +6,22 @@ Conventions (L = loss, positive = loss; n scenarios; level a):
   ES_a  = mean(L_(1) .. L_(m)) the mean of the m largest losses
 so component ES (the mean of each position's loss over those m scenarios) sums to ES
 exactly. VaR's interval is distribution-free (order statistics whose ranks bracket
-n (1 - a) by z sqrt(n a (1 - a))); ES's interval is batch means over `batches` disjoint
-subsamples (scenario i in batch i mod B) with Student-t quantiles.
+n (1 - a) by z sqrt(n a (1 - a))). ES's interval comes from its influence function: ES is
+VaR + mean((L - VaR)+) / (m / n), and the error in VaR cancels to first order, so the
+standard error is that of the mean of y = (L - VaR)+ over all n scenarios, scaled by n / m.
+y is zero outside the tail and strongly right-skewed inside it, so the interval uses a
+Student-t(m - 1) quantile and widens its upper limit by the one-term Edgeworth (Hall 1992)
+skewness correction; the lower limit is left symmetric, which errs towards over-coverage.
+Below MIN_TAIL tail scenarios the interval is not estimable and is reported as None.
+
+Measured coverage of the nominal 95% ES interval (1,000-4,000 repeats, levels 0.99 and
+0.999, 2*10^4 to 10^5 scenarios; the README has the table): normal 0.95-0.97, Student-t(3)
+0.93-0.96. The former batch means over 20 batches gave 0.82 (normal) and 0.66 (t(3)) at 0.999
+with 10^4 scenarios; without the skewness term t(3) covers 0.87 with 20 tail scenarios.
 
 `Tail` streams chunks keeping the k worst scenarios (k from the lowest level plus the VaR
-interval's reach), so the streamed result equals the in-memory one for the same scenarios.
+interval's reach); both intervals need only those, so the streamed result equals the
+in-memory one for the same scenarios.
 """
 
 from __future__ import annotations
@@ -47,6 +58,71 @@ def keep_count(n: int, levels, ci: float) -> int:
     return min(n, var_ci_ranks(n, lo, ci)[1] + 1)
 
 
+MIN_TAIL = 20  # fewest tail scenarios for which the ES interval is reported
+
+
+def min_paths(level: float) -> int:
+    """Fewest scenarios whose tail at `level` holds MIN_TAIL scenarios."""
+    n = max(1, math.ceil((MIN_TAIL - 1) / (1.0 - level)))
+    while tail_count(n, level) < MIN_TAIL:
+        n += 1
+    while n > 1 and tail_count(n - 1, level) >= MIN_TAIL:
+        n -= 1
+    return n
+
+
+def var_interval(top: np.ndarray, n: int, level: float, ci: float):
+    """VaR interval from the largest losses.
+
+    Args:
+        top: losses sorted worst first along the last axis (any leading batch axes), holding
+            at least the `var_ci_ranks(n, level, ci)[1]` largest of n scenarios.
+        n: scenarios in the sample.
+        level: confidence level.
+        ci: coverage of the interval.
+
+    Returns:
+        (lo, hi), each of top's leading shape.
+    """
+    r_lo, r_hi = var_ci_ranks(n, level, ci)
+    return top[..., r_hi - 1], top[..., r_lo - 1]
+
+
+def es_interval(top: np.ndarray, n: int, level: float, ci: float):
+    """ES interval from the largest losses (influence function, skew-widened upper limit).
+
+    Args:
+        top: losses sorted worst first along the last axis (any leading batch axes), holding
+            at least the m = `tail_count(n, level)` largest of n scenarios; m >= MIN_TAIL.
+        n: scenarios in the sample.
+        level: confidence level.
+        ci: coverage of the interval.
+
+    Returns:
+        (lo, hi), each of top's leading shape.
+    """
+    m = tail_count(n, level)
+    if m < MIN_TAIL:
+        raise ValueError(f"ES interval needs >= {MIN_TAIL} tail scenarios, got {m}")
+    t = top[..., :m]
+    es = t.mean(axis=-1)
+    # Excesses over VaR; every scenario outside the top m contributes y = 0.
+    y = t - t[..., m - 1:m]
+    mu = y.sum(axis=-1) / n
+    e2 = (y * y).sum(axis=-1) / n
+    e3 = (y ** 3).sum(axis=-1) / n
+    c2 = np.maximum(e2 - mu * mu, 0.0)
+    c3 = e3 - 3 * mu * e2 + 2 * mu ** 3
+    se = (n / m) * np.sqrt(c2 / (n - 1))
+    safe = np.where(c2 > 0, c2, 1.0)
+    skew = np.where(c2 > 0, np.maximum(c3, 0.0) / safe ** 1.5, 0.0)
+    tq = t_quantile(0.5 + ci / 2, m - 1)
+    # One-term Edgeworth correction of the upper quantile of the studentised mean of y;
+    # never narrower than the symmetric t interval.
+    up = tq + skew * (1 + 2 * tq * tq) / (6 * math.sqrt(n))
+    return es - tq * se, es + up * se
+
+
 class Tail:
     """Streaming accumulator of the worst scenarios plus moments and a histogram.
 
@@ -55,19 +131,15 @@ class Tail:
         n_pos: positions per scenario.
         levels: confidence levels.
         ci: coverage of the intervals.
-        batches: number of batch-means batches.
         bins: histogram bins.
     """
 
-    def __init__(self, n: int, n_pos: int, levels, ci: float, batches: int, bins: int):
-        self.n, self.levels, self.ci, self.batches, self.bins = n, tuple(levels), ci, batches, bins
+    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int):
+        self.n, self.levels, self.ci, self.bins = n, tuple(levels), ci, bins
         self.k = keep_count(n, levels, ci)
         self.top_loss = np.empty(0)
         self.top_pos = np.empty((0, n_pos))
         self.top_idx = np.empty(0, np.int64)
-        nb = math.ceil(n / batches)
-        self.kb = min(nb, tail_count(nb, min(levels)) + 1)
-        self.batch_top = [np.empty(0) for _ in range(batches)]
         self.loo_top = np.empty((n_pos, 0))  # leave-one-out book losses, worst first
         self.count = 0
         self.shift = None
@@ -81,6 +153,10 @@ class Tail:
 
     def update(self, pos_losses: np.ndarray, index: np.ndarray) -> None:
         """Add a chunk: pos_losses (chunk, positions) float64, index (chunk,) global ids."""
+        if not np.isfinite(pos_losses).all():
+            row, col = np.argwhere(~np.isfinite(pos_losses))[0]
+            raise FloatingPointError(f"non-finite loss {pos_losses[row, col]} of position {col} "
+                                     f"in scenario {int(index[row])}")
         loss = pos_losses.sum(axis=1)
         if self.shift is None:
             self.shift = float(loss.mean())
@@ -90,9 +166,6 @@ class Tail:
         self.n_loss += int((loss > 0).sum())
         self.worst = max(self.worst, float(loss.max()))
         self._merge_top(loss, pos_losses, index)
-        for b in range(self.batches):
-            sel = loss[index % self.batches == b]
-            self.batch_top[b] = _top(np.concatenate([self.batch_top[b], sel]), self.kb)
         loo = loss[None, :] - pos_losses.T  # (positions, chunk)
         merged = np.concatenate([self.loo_top, loo], axis=1)
         k = min(self.k, merged.shape[1])
@@ -132,19 +205,20 @@ class Tail:
     def result(self) -> dict:
         assert self.count == self.n, (self.count, self.n)
         n = self.n
-        out: dict = {"var": {}, "es": {}, "var_ci": {}, "es_ci": {}}
-        tq = t_quantile(0.5 + self.ci / 2, self.batches - 1)
+        out: dict = {"var": {}, "es": {}, "var_ci": {}, "es_ci": {}, "notes": []}
         for a in self.levels:
             key = _key(a)
             m = tail_count(n, a)
             out["var"][key] = float(self.top_loss[m - 1])
             out["es"][key] = float(self.top_loss[:m].mean())
-            r_lo, r_hi = var_ci_ranks(n, a, self.ci)
-            out["var_ci"][key] = [float(self.top_loss[r_hi - 1]), float(self.top_loss[r_lo - 1])]
-            es_b = [b[: tail_count(len_b, a)].mean() for b, len_b in
-                    zip(self.batch_top, self._batch_sizes())]
-            half = tq * float(np.std(es_b, ddof=1)) / math.sqrt(self.batches)
-            out["es_ci"][key] = [out["es"][key] - half, out["es"][key] + half]
+            out["var_ci"][key] = [float(x) for x in var_interval(self.top_loss, n, a, self.ci)]
+            if m < MIN_TAIL:
+                out["es_ci"][key] = None
+                out["notes"].append(
+                    f"es_ci[{key}] is null (not estimable): {m} tail scenarios, fewer than "
+                    f"{MIN_TAIL}; sim.n_paths >= {min_paths(a)} is needed at this level")
+            else:
+                out["es_ci"][key] = [float(x) for x in es_interval(self.top_loss, n, a, self.ci)]
         s1, s2, s3, s4 = (x / n for x in self.sums)
         mean_d = s1
         var = s2 - mean_d ** 2
@@ -161,9 +235,6 @@ class Tail:
         out["histogram"] = {"edges": self.edges.tolist(), "counts": self.hist.tolist(),
                             "below": self.outside[0], "above": self.outside[1]}
         return out
-
-    def _batch_sizes(self) -> list[int]:
-        return [len(range(b, self.n, self.batches)) for b in range(self.batches)]
 
 
 def _top(x: np.ndarray, k: int) -> np.ndarray:

@@ -36,9 +36,11 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
 
     Returns:
         JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
-        "0.99"), ``var_ci``, ``es_ci``, ``stats``, ``histogram``, ``contributions``,
-        ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is given), ``today``
-        (value per position), ``delta_gamma`` (with ``risk.method: delta_gamma``).
+        "0.99"), ``var_ci``, ``es_ci`` (None at a level whose tail holds fewer than
+        `metrics.MIN_TAIL` scenarios, with a line in ``notes``), ``stats``, ``histogram``,
+        ``contributions``, ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is
+        given), ``today`` (value per position), ``delta_gamma`` (with
+        ``risk.method: delta_gamma``).
     """
     from mcrisk.pricing import price
 
@@ -80,11 +82,11 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                          dates)
     own = np.isin(np.arange(len(names)), plans[h_idx].nested_idx)
 
-    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
     # Losses with the nested positions revalued from each half of the inner paths.
-    half_tails = ([Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+    half_tails = ([Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
                    for _ in range(2)] if nested_h else [])
-    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
+    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
                if want_greeks else None)
     profile_dates = [dates.index(d) for d in rk.dates]
     profile = (Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
@@ -144,7 +146,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"])
     return out
 
 
@@ -163,9 +165,10 @@ def nested_correction(out: dict, halves: list[dict], inner_paths: int) -> dict:
     for m in ("var", "es"):
         for k in out[m]:
             b = 0.5 * (halves[0][m][k] + halves[1][m][k]) - out[m][k]
-            lo, hi = out[m + "_ci"][k]
             out[m][k] -= b
-            out[m + "_ci"][k] = [lo - b - abs(b), hi - b + abs(b)]
+            if out[m + "_ci"][k] is not None:  # None: too few tail scenarios to estimate
+                lo, hi = out[m + "_ci"][k]
+                out[m + "_ci"][k] = [lo - b - abs(b), hi - b + abs(b)]
             bias[m][k] = b
     return {"inner_paths": inner_paths, "var_bias_removed": bias["var"],
             "es_bias_removed": bias["es"],

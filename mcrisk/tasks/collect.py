@@ -42,7 +42,7 @@ def _metrics(res: dict) -> dict:
     for key in ("var", "es"):
         for level, v in (res.get(key) or {}).items():
             out[f"{key}_{level}"] = v
-            lo, hi = (res.get(f"{key}_ci") or {}).get(level, [None, None])
+            lo, hi = (res.get(f"{key}_ci") or {}).get(level) or [None, None]
             out[f"{key}_{level}_lo"], out[f"{key}_{level}_hi"] = lo, hi
     if res.get("margin"):
         out["margin_requirement"] = res["margin"]["requirement"]

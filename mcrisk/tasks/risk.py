@@ -12,8 +12,10 @@ def table(result: dict) -> str:
     lines.append(f"{'level':>7} {'VaR':>14} {'VaR 95% CI':>29} {'ES':>14} {'ES 95% CI':>29}")
     for k in result["var"]:
         v, e = result["var_ci"][k], result["es_ci"][k]
+        e_txt = (f"[{e[0]:>12,.2f}, {e[1]:>12,.2f}]" if e is not None
+                 else f"{'not estimable':>29}")
         lines.append(f"{k:>7} {result['var'][k]:>14,.2f} [{v[0]:>12,.2f}, {v[1]:>12,.2f}] "
-                     f"{result['es'][k]:>14,.2f} [{e[0]:>12,.2f}, {e[1]:>12,.2f}]")
+                     f"{result['es'][k]:>14,.2f} {e_txt}")
     s = result["stats"]
     lines.append(f"mean loss {s['mean']:,.2f}  stdev {s['stdev']:,.2f}  skew {s['skew']:.3f}  "
                  f"excess kurtosis {s['excess_kurtosis']:.3f}  worst {s['worst_loss']:,.2f}  "

@@ -81,7 +81,7 @@ def test_tail_merge_matches_sorting_in_memory():
     pos = rng.standard_t(3, size=(20_000, 3)) * [1.0, 2.0, 0.5]
     idx = np.arange(20_000)
     levels = (0.9, 0.99, 0.999)
-    tail = Tail(20_000, 3, levels, 0.95, 20, 30)
+    tail = Tail(20_000, 3, levels, 0.95, 30)
     for s in range(0, 20_000, 1_337):
         tail.update(pos[s:s + 1_337], idx[s:s + 1_337])
     res = tail.result()
