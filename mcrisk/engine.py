@@ -47,7 +47,7 @@ def ensure_dtype(dtype: str) -> None:
         jax.config.update("jax_enable_x64", True)
 
 
-def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None,
+def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = None,
             extra_dates: list[float] | tuple[float, ...] = (),
             until: float | None = None, grid: TimeGrid | None = None,
             step_offset: int = 0) -> Prepared:
@@ -74,7 +74,7 @@ def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None =
     samples = max(1, min(sim.chunk_size // per_sample, n_samples))
     spec = KernelSpec(model=problem.model.name, book=plan.shape,
                       layout=make_layout(problem, plan.shape), antithetic=sim.antithetic,
-                      samples=samples, dtype=sim.dtype, smoothed=smoothed)
+                      samples=samples, dtype=sim.dtype, greeks=greeks)
     dtype = sim.dtype
 
     def cast(a: np.ndarray):

@@ -42,7 +42,7 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
 
     greeks = None
     if problem.greeks.enabled:
-        gprep = prepare(problem, smoothed=True)
+        gprep = prepare(problem, greeks=True)
         gacc = run_chunks(gprep, greeks_chunk, progress=progress)
         greeks = (gacc.mean, stats.stderr(gacc), inv)
 
