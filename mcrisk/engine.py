@@ -47,14 +47,15 @@ def ensure_dtype(dtype: str) -> None:
         jax.config.update("jax_enable_x64", True)
 
 
-def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None = None,
+def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = None,
             extra_dates: list[float] | tuple[float, ...] = (),
             until: float | None = None, grid: TimeGrid | None = None,
             step_offset: int = 0) -> Prepared:
     """Grid, book plan, parameters and kernel spec of a problem (host side, no tracing).
 
-    `horizon` and `extra_dates` add grid dates that no payoff observes (risk dates);
-    `until` ends the grid there, dropping later events (scenario paths to a horizon).
+    `greeks` builds the Greeks kernel's spec (under gbm, terminal payoffs are conditioned
+    on the last step). `horizon` and `extra_dates` add grid dates that no payoff observes
+    (risk dates); `until` ends the grid there, dropping later events (scenario paths to a horizon).
     `grid` imposes the nodes and `step_offset` shifts the step index the draws are keyed by:
     nested paths from a later date reuse the draws of the same calendar intervals.
     """
@@ -74,7 +75,7 @@ def prepare(problem: Problem, *, smoothed: bool = False, horizon: float | None =
     samples = max(1, min(sim.chunk_size // per_sample, n_samples))
     spec = KernelSpec(model=problem.model.name, book=plan.shape,
                       layout=make_layout(problem, plan.shape), antithetic=sim.antithetic,
-                      samples=samples, dtype=sim.dtype, smoothed=smoothed)
+                      samples=samples, dtype=sim.dtype, greeks=greeks)
     dtype = sim.dtype
 
     def cast(a: np.ndarray):
@@ -105,7 +106,7 @@ def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.
 @partial(jax.jit, static_argnames=("spec",))
 def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
                  root: jax.Array, start: jax.Array, n_valid: jax.Array):
-    """Moments of pathwise Greeks of the smoothed payoffs over one chunk.
+    """Moments of pathwise Greeks over one chunk (payoff treatment: `instruments.smooth`).
 
     Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho.
     Columns: positions (family order) then the book. Forward mode: the cost grows with the

@@ -42,7 +42,7 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
 
     greeks = None
     if problem.greeks.enabled:
-        gprep = prepare(problem, smoothed=True)
+        gprep = prepare(problem, greeks=True)
         gacc = run_chunks(gprep, greeks_chunk, progress=progress)
         greeks = (gacc.mean, stats.stderr(gacc), inv)
 
@@ -72,11 +72,25 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
         "n_samples": prep.n_samples, "model": problem.model.name, "dtype": sim.dtype,
         "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": prep.grid.n_steps,
         "assets": list(assets), "corr_repaired": problem.market.corr_repaired,
-        "greeks_method": ("pathwise forward-mode autodiff of Gaussian-smoothed payoffs "
-                          f"(kernel width {problem.greeks.smoothing} x terminal st.dev.)")
-        if greeks is not None else None,
+        "greeks_method": greeks_method(problem) if greeks is not None else None,
         "notes": list(problem.notes),
     }
+
+
+def greeks_method(problem) -> str:
+    """How each payoff family's Greeks are estimated (see the README's `greeks` section)."""
+    w = problem.greeks.smoothing
+    smoothed = f"Gaussian-smoothed (kernel width {w} x terminal st.dev., bias O(width^2))"
+    if problem.model.name == "gbm":
+        head = ("pathwise forward-mode autodiff; single-asset european/digital/forward: "
+                "conditioned on the last step (Black-Scholes over the final interval), all "
+                "Greeks unbiased; ")
+        digital = ""
+    else:
+        head = "pathwise forward-mode autodiff; "
+        digital = f"; digitals: first and second derivatives {smoothed}"
+    return (head + "other Lipschitz payoffs: delta, vega, rho unbiased (unsmoothed), gamma at "
+            f"payoff kinks {smoothed}" + digital)
 
 
 def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:

@@ -91,10 +91,11 @@ class Sim:
 
 @dataclass(frozen=True)
 class Greeks:
-    """Greeks settings: pathwise autodiff of a payoff smoothed with Gaussian kernels.
+    """Greeks settings: pathwise autodiff (see `mcrisk.instruments.smooth`).
 
-    `smoothing` is the kernel width relative to each position's terminal price scale
-    (strike x vol x sqrt(expiry)); see `mcrisk.greeks` for the bias it implies.
+    `smoothing` is the Gaussian-kernel width, relative to each position's terminal price
+    scale (spot x vol x sqrt(expiry)), used only where no unbiased pathwise estimator is
+    available: second derivatives at payoff kinks and, off gbm, digitals.
     """
 
     enabled: bool = True

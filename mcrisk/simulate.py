@@ -16,7 +16,7 @@ import numpy as np
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
-from mcrisk.models.base import Params, State
+from mcrisk.models.base import Params, State, growth
 from mcrisk.problem import Problem
 from mcrisk.random import BLOCK, DrawLayout, n_normals, next_normals, step_draws
 
@@ -30,7 +30,7 @@ class KernelSpec(NamedTuple):
     antithetic: bool
     samples: int  # samples (paths, or antithetic pairs) per chunk
     dtype: str
-    smoothed: bool  # smoothed payoffs (Greeks kernel)
+    greeks: bool  # Greeks kernel: under gbm, terminal payoffs conditioned on the last step
 
 
 def make_params(problem: Problem, dtype: str) -> Params:
@@ -78,20 +78,28 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         state0, obs0 = start
 
     first = xs["k"][0]
+    # Conditioning on the last step needs its exact transition law: gbm's lognormal step.
+    conditioned = spec.greeks and spec.model == "gbm"
 
     def body(carry, x):
-        state, obs, buf = carry
+        state, obs, cond, buf = carry
         normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
         draws = step_draws(key, x["k"], spec.layout, mirror, params.jump_intensity * x["dt"],
                            dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
-        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, spec.smoothed)
-        return (new, obs, buf), None
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
+        if conditioned:
+            at = x["masks"]["snap"][:, None]
+            mean = state.x + (growth(params) - 0.5 * state.v) * x["dt"]
+            cond = (jnp.where(at, mean[None], cond[0]), jnp.where(at, var[None], cond[1]))
+        return (new, obs, cond, buf), None
 
+    n_cond = (spec.book.n_snap, spec.book.n_assets) if conditioned else (0,)
+    cond0 = (jnp.zeros(n_cond, dtype), jnp.ones(n_cond, dtype))
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
-    (_, obs, _), _ = jax.lax.scan(body, (state0, obs0, buf0), xs)
-    return payoffs(obs, terms, params.spots, params.rate, spec.smoothed)
+    (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)
+    return payoffs(obs, terms, params.spots, params.rate, cond if conditioned else None)
 
 
 def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import ndtr
 
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments import smooth
@@ -149,7 +150,13 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         kind=np.array(kind, np.int32), sign=np.array([sign(p) for p in ter]),
         strike=np.array([p.terms["strike"] if p.type != "exchange" else 0.0 for p in ter]),
         cash=np.array([p.terms.get("cash", 1.0) for p in ter]),
-        expiry=np.array([p.terms["expiry"] for p in ter]), eps=np.array(eps))
+        expiry=np.array([p.terms["expiry"] for p in ter]), eps=np.array(eps),
+        # Rows the gbm Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
+        conditional=np.array([len(p.assets) == 1 and w[r, p.assets[0]] > 0
+                              for r, p in enumerate(ter)], bool),
+        asset1=np.array([p.assets[0] for p in ter], np.int32),
+        weight1=np.array([w[r, p.assets[0]] if w[r, p.assets[0]] > 0 else 1.0
+                          for r, p in enumerate(ter)]))
 
     asi = [pos[i] for i in fam["asian"]]
     fix = np.zeros((len(times) - 1, len(asi)), bool)
@@ -197,6 +204,9 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         fix=fix,
         barrier=np.stack([active(i) for i in fam["barrier"]], axis=1)
         if bar else np.zeros((len(times) - 1, 0), bool),
+        barrier_last=np.stack([np.isclose(times[1:], pos[i].terms["expiry"], rtol=1e-12, atol=0)
+                               for i in fam["barrier"]], axis=1)
+        if bar else np.zeros((len(times) - 1, 0), bool),
         lookback=np.stack([active(i) for i in fam["lookback"]], axis=1)
         if lb else np.zeros((len(times) - 1, 0), bool))
     order = np.array([i for f in FAMILIES for i in fam[f]], np.int64)
@@ -218,7 +228,7 @@ def init_obs(shape: BookShape, terms: dict, x0: jax.Array) -> Obs:
 
 
 def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
-               var: jax.Array, draws, smoothed: bool) -> Obs:
+               var: jax.Array, draws) -> Obs:
     """Fold one step (log spots x0 -> x1, per-asset integrated variance `var`) into `obs`."""
     s1 = jnp.exp(x1)
     snap = jnp.where(masks["snap"][:, None], s1[None, :], obs.snap)
@@ -228,12 +238,16 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
     asian_logsum = obs.asian_logsum + fix * x1[ta["asset"]]
 
     tb = terms["barrier"]
-    eps_log = tb["eps_log"] if smoothed else None
+    eps_log = tb["eps_log"]
     a = jnp.where(tb["up"], tb["log_level"] - x0[tb["asset"]], x0[tb["asset"]] - tb["log_level"])
     b = jnp.where(tb["up"], tb["log_level"] - x1[tb["asset"]], x1[tb["asset"]] - tb["log_level"])
     # P(no crossing | endpoints) for a Brownian bridge; 0 once an endpoint is beyond.
-    stay = -jnp.expm1(-2.0 * smooth.ramp(a, eps_log) * smooth.ramp(b, eps_log)
-                      / var[tb["asset"]])
+    # Lipschitz in the path, so first derivatives are exact. An interior node enters two
+    # steps' factors, making survival quadratic in its distance near the barrier (C^1, no
+    # Dirac in the second derivative): exact max there. Only the node at expiry enters once,
+    # a kink whose second derivative `kink` smooths.
+    b_pos = jnp.where(masks["barrier_last"], smooth.kink(b, eps_log), jnp.maximum(b, 0.0))
+    stay = -jnp.expm1(-2.0 * jnp.maximum(a, 0.0) * b_pos / var[tb["asset"]])
     survival = obs.survival * jnp.where(masks["barrier"], stay, 1.0)
 
     run_max, run_min = obs.run_max, obs.run_min
@@ -250,14 +264,21 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
 
 
 def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
-            smoothed: bool) -> jax.Array:
-    """Discounted payoff per position of one path, in family order (see `BookPlan.order`)."""
+            cond: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+    """Discounted payoff per position of one path, in family order (see `BookPlan.order`).
+
+    `cond` (Greeks kernel under gbm): mean and variance of the log spots over the step that
+    ends on each snapshot date, given the state at its start, shape (snap, assets). A
+    single-asset terminal payoff is then replaced by its conditional expectation over that
+    last step, a Black-Scholes price: same expectation, smooth in the path, so its pathwise
+    first and second derivatives are unbiased (digitals and gamma included).
+    """
     out = []
     tl = terms["linear"]
     out.append(spots[tl["asset"]] + tl["offset"])
 
     tt = terms["terminal"]
-    eps = tt["eps"] if smoothed else None
+    eps = tt["eps"]
     s_at = obs.snap[tt["slot"]]  # (terminal, assets)
     linear_u = jnp.sum(tt["weights"] * s_at, axis=-1)
     u = jnp.where(tt["reduce"] == REDUCE_SUM, linear_u,
@@ -265,19 +286,21 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
                             -smooth.maximum(-s_at, tt["member"], eps)))
     y = tt["sign"] * (u - tt["strike"])
     pay = jnp.where(tt["kind"] == KIND_FORWARD, u - tt["strike"],
-                    jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * smooth.step(y, eps),
-                              smooth.ramp(y, eps)))
+                    jnp.where(tt["kind"] == KIND_DIGITAL,
+                              tt["cash"] * smooth.heaviside(y, eps), smooth.kink(y, eps)))
+    if cond is not None:
+        pay = jnp.where(tt["conditional"], _last_step_expectation(tt, *cond), pay)
     out.append(pay * jnp.exp(-rate * tt["expiry"]))
 
     ta = terms["asian"]
     avg = jnp.where(ta["geometric"], jnp.exp(obs.asian_logsum / ta["n_fix"]),
                     obs.asian_sum / ta["n_fix"])
-    pay = smooth.ramp(ta["sign"] * (avg - ta["strike"]), ta["eps"] if smoothed else None)
+    pay = smooth.kink(ta["sign"] * (avg - ta["strike"]), ta["eps"])
     out.append(pay * jnp.exp(-rate * ta["expiry"]))
 
     tb = terms["barrier"]
     s_t = obs.snap[tb["slot"], tb["asset"]]
-    vanilla = smooth.ramp(tb["sign"] * (s_t - tb["strike"]), tb["eps"] if smoothed else None)
+    vanilla = smooth.kink(tb["sign"] * (s_t - tb["strike"]), tb["eps"])
     alive = jnp.where(tb["knock_in"], 1.0 - obs.survival, obs.survival)
     out.append(vanilla * alive * jnp.exp(-rate * tb["expiry"]))
 
@@ -286,3 +309,19 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
     pay = jnp.where(tk["sign"] > 0, s_t - obs.run_min, obs.run_max - s_t)
     out.append(pay * jnp.exp(-rate * tk["expiry"]))
     return jnp.concatenate(out)
+
+
+def _last_step_expectation(tt: dict, mean: jax.Array, var: jax.Array) -> jax.Array:
+    """E[payoff | state one step before expiry] of single-asset terminal rows (U = w S with
+    log S ~ N(mean, var)): Black-Scholes over the last step. Finite on every row, as the
+    rows it does not apply to are discarded by a `where` that would pass NaNs to gradients."""
+    mu = mean[tt["slot"], tt["asset1"]] + jnp.log(tt["weight1"])
+    v = jnp.maximum(var[tt["slot"], tt["asset1"]], jnp.finfo(mean.dtype).tiny)
+    sd = jnp.sqrt(v)
+    k = tt["strike"]
+    d2 = (mu - jnp.log(jnp.where(k > 0, k, 1.0))) / sd
+    fwd = jnp.exp(mu + 0.5 * v)
+    sg = tt["sign"]
+    vanilla = sg * (fwd * ndtr(sg * (d2 + sd)) - k * ndtr(sg * d2))
+    return jnp.where(tt["kind"] == KIND_FORWARD, fwd - k,
+                     jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * ndtr(sg * d2), vanilla))

@@ -84,7 +84,7 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
                            params.jump_intensity * x["dt"], dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
-        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, False)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         funding = funding + 0.5 * (jnp.exp(state.x) + jnp.exp(new.x)) * x["dt"]
         hit = xs["save"]
 
@@ -104,7 +104,7 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
     u = jax.random.uniform(jax.random.fold_in(key, _ALIVE_STEP), (spec.book.n_barrier,), dtype)
     alive = (saved[2].survival > u).astype(dtype)
     obs_end = obs._replace(survival=(obs.survival > u).astype(dtype))
-    realized = payoffs(obs_end, terms, params.spots, params.rate, False)
+    realized = payoffs(obs_end, terms, params.spots, params.rate)
     states = ScenarioState(x=saved[0], v=saved[1], obs=saved[2]._replace(survival=alive),
                            funding=saved[3])
     return states, realized

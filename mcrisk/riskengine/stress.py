@@ -64,7 +64,7 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                   asian_sum=jnp.asarray(n_fixed, dtype) * s[ta["asset"]],
                   asian_logsum=jnp.asarray(n_fixed, dtype) * x[ta["asset"]],
                   survival=alive, run_max=jnp.maximum(s0_l, s_l), run_min=jnp.minimum(s0_l, s_l))
-        realized = payoffs(obs, terms, p.spots, p.rate, False)[inv]
+        realized = payoffs(obs, terms, p.spots, p.rate)[inv]
         st = ScenarioState(x=x, v=v, obs=obs, funding=s * horizon)
         return value_at(dp, groups, st, p, vols, realized, key)
 
