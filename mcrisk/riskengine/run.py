@@ -121,6 +121,12 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                                              rk.inner_paths) if nested_h else None)
     groups = [attribution.group_of(p, m.assets) for p in problem.positions]
     out["contributions"] = attribution.contributions(tail, names, groups)
+    if half_tails:
+        # Contributions are means over tail scenarios, linear like ES: the same jackknife
+        # keeps component ES summing to the corrected ES.
+        out["contributions"] = _jackknife(
+            out["contributions"], *(attribution.contributions(t, names, groups)
+                                    for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
     out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
                     "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),
@@ -148,6 +154,13 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
                vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"])
     return out
+
+
+def _jackknife(full, half_a, half_b):
+    """2 x full - mean of the halves, leaf by leaf through nested dicts of numbers."""
+    if isinstance(full, dict):
+        return {k: _jackknife(full[k], half_a[k], half_b[k]) for k in full}
+    return 2.0 * full - 0.5 * (half_a + half_b)
 
 
 def nested_correction(out: dict, halves: list[dict], inner_paths: int) -> dict:
