@@ -174,8 +174,11 @@ def build_model(raw: Any, market: Market, notes: list[str]) -> Model:
         for key in ("kappa", "theta", "xi"):
             p[key] = E.per_asset(f"model.{key}", E.required("model", raw, key), n,
                                  lo=0.0, lo_open=True)
+        # |rho| = 1 leaves the variance driver without an independent part: the Fourier
+        # integral's decay rate sqrt(1 - rho^2) is 0 and revaluation returns NaN.
         p["rho"] = E.per_asset("model.rho", E.required("model", raw, "rho"), n,
-                               lo=-1.0, hi=1.0)
+                               lo=-1.0, hi=1.0, lo_open=True, hi_open=True,
+                               what="a spot-variance correlation strictly inside (-1, 1)")
         feller = 2 * p["kappa"] * p["theta"] - p["xi"] ** 2
         if np.any(feller < 0):
             msg = ("model: Feller condition 2*kappa*theta >= xi^2 fails for "

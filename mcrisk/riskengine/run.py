@@ -13,6 +13,7 @@ import numpy as np
 
 from mcrisk.config import build
 from mcrisk.engine import prepare
+from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
@@ -59,6 +60,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     zero = np.zeros((1, n_a))
     base = stress.revalue_shocked(problem, base_prep, zero, zero, 0.0,
                                   min(problem.sim.n_paths, STRESS_PATHS))[0]
+    require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
     unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
     v0 = np.where(closed, base, unit_mc)
@@ -96,6 +98,12 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
         n_valid = min(samples, n - start)
         vals, xs, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
         vals = np.asarray(vals[:n_valid], np.float64)
+        for j, d in enumerate(dates):
+            require_finite(vals[:, j, :], names, lambda i, j=j, d=d: (
+                f"scenarios[{start + i}].dates[{j}]",
+                f"revaluation of scenario {start + i} at t = {d:g} years ("
+                + ("spots " + ", ".join(f"{a}={v:.6g}" for a, v in zip(
+                    m.assets, np.exp(np.asarray(xs[i, j], np.float64))))) + ")"))
         x_h = xs[:, h_idx]
         idx = np.arange(start, start + n_valid, dtype=np.int64)
         pos_loss = q * (v0_loss - vals[:, h_idx, :])
@@ -137,7 +145,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
                vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
-    return out
+    return check_finite(out)
 
 
 def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
@@ -150,6 +158,7 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
                                   min(problem.sim.n_paths, STRESS_PATHS))[0]
     q = np.array([p.quantity for p in problem.positions])
     names = [p.name for p in problem.positions]
+    require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     out = {"task": "stress", "today": {"book": float(q @ base),
                                        "positions": dict(zip(names, map(float, q * base)))}}
     out.update(_stress_and_margin(problem, prep, base, q, names))
@@ -157,7 +166,21 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
                n_paths=problem.sim.n_paths, notes=list(problem.notes))
     if progress is not None:
         progress(1, 1, 0.0)
-    return out
+    return check_finite(out)
+
+
+def require_finite(values: np.ndarray, names: list[str], where) -> None:
+    """Raise NonFiniteError at the first NaN/inf in `values` (points, positions).
+
+    `where(i)` returns (path, description) of point i: the error names the point, the
+    position and how that position was revalued.
+    """
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        i, j = (int(x) for x in bad[0])
+        path, what = where(i)
+        raise NonFiniteError(f"{path}.{names[j]}", float(values[i, j]),
+                             f"position '{names[j]}' in {what}")
 
 
 def _stress_and_margin(problem: Problem, prep, base, q, names) -> dict:
@@ -206,6 +229,9 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
                                      np.stack([scenarios[i].vol for i in idx]), h,
                                      min(problem.sim.n_paths, STRESS_PATHS))
         vals.update(zip(idx, got))
+    for i, s in enumerate(scenarios):
+        require_finite(vals[i][None], names, lambda _, i=i, s=s: (
+            f"stress[{i}]", f"stress scenario '{s.name}'"))
     out = []
     for i, s in enumerate(scenarios):
         pos = q * (base - vals[i])
@@ -216,12 +242,20 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
     return out
 
 
+def _label(lab: dict, assets) -> str:
+    who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
+    return f"(spot {lab['spot']:+.4g}, vol {lab['vol']:+.4g} on {who})"
+
+
 def _margin(problem: Problem, prep, base, q) -> dict:
     grid = problem.risk.margin
     m = problem.market
     spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
     vals = stress.revalue_shocked(problem, prep, spot, vol, 0.0,
                                   min(problem.sim.n_paths, STRESS_PATHS))
+    names = [p.name for p in problem.positions]
+    require_finite(vals, names, lambda i: (
+        f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
     pos_loss = q * (base - vals)  # (points, positions)
     venues = [p.venue or "default" for p in problem.positions]
     book_loss = pos_loss.sum(axis=1)

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from mcrisk.engine import Prepared
+from mcrisk.errors import finite_max
 from mcrisk.instruments.book import Obs, fixing_dates, payoffs
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
@@ -105,8 +106,10 @@ def margin_requirement(losses: np.ndarray, weights: np.ndarray, labels: list[dic
                        mode: str, n_assets: int) -> tuple[float, int]:
     """Requirement and the index of the worst point, for one sub-book's point losses."""
     w = losses * weights
+    # A NaN loss must raise, never read as "no loss" through max(0, nan) == 0.
+    worst = finite_max(w, "margin.points", [f"weighted loss of grid point {lab}"
+                                            for lab in labels])
     if mode == "joint":
-        worst = int(np.argmax(w))
         return max(0.0, float(w[worst])), worst
     total, worst, worst_val = 0.0, 0, -np.inf
     for a in range(n_assets):

@@ -138,3 +138,34 @@ def test_unknown_top_level_key():
     cfg["portfolo"] = {}
     with pytest.raises(ConfigError, match="^portfolo: .*no such field"):
         mcrisk.build(cfg)
+
+
+@pytest.mark.parametrize("model", ["heston", "bates"])
+@pytest.mark.parametrize("rho", [-1.0, 1.0])
+def test_perfect_spot_variance_correlation_rejected(model, rho):
+    # |rho| = 1 used to pass and made the Fourier revaluation return NaN.
+    cfg = copy.deepcopy(BASE)
+    cfg["model"] = dict(name=model, kappa=2.0, theta=0.4, xi=0.5, rho=rho, jump_intensity=1.0,
+                        jump_mean=-0.1, jump_std=0.1)
+    if model == "heston":
+        for k in ("jump_intensity", "jump_mean", "jump_std"):
+            del cfg["model"][k]
+    with pytest.raises(ConfigError, match=r"^model.rho: .*strictly inside \(-1, 1\)"):
+        mcrisk.build(cfg)
+
+
+def test_check_finite_names_the_path():
+    import numpy as np
+
+    from mcrisk.errors import NonFiniteError, check_finite
+
+    res = {"positions": [{"value": 1.0}, {"value": 2.0, "greeks": {"delta": {"A": 0.5}}}],
+           "stress": {"grid": np.array([[0.0, 1.0], [2.0, 3.0]])}, "name": "x"}
+    assert check_finite(res) is res
+    res["positions"][1]["greeks"]["delta"]["A"] = math.inf
+    with pytest.raises(NonFiniteError, match=r"^positions\[1\].greeks.delta.A: computed inf"):
+        check_finite(res)
+    res["positions"][1]["greeks"]["delta"]["A"] = 0.5
+    res["stress"]["grid"][1, 1] = np.nan
+    with pytest.raises(NonFiniteError, match=r"^stress.grid\[1\]\[1\]: computed nan"):
+        check_finite(res)
