@@ -68,7 +68,7 @@ def build(cfg: Any) -> Problem:
     positions = tuple(build_position(f"portfolio.positions[{i}]", p, market, i)
                       for i, p in enumerate(raw_positions))
     _check_unique_names(positions)
-    risk = build_risk(cfg.get("risk"), market)
+    risk = build_risk(cfg.get("risk"), market, model.base_vols(market))
     if risk.margin is not None and risk.margin.extreme_multiple * risk.margin.spot_range >= 1.0:
         raise ConfigError("risk.margin.extreme_multiple", risk.margin.extreme_multiple,
                           "extreme_multiple x spot_range < 1 (a move of -100% or more)")

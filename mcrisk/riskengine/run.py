@@ -14,7 +14,7 @@ import numpy as np
 from mcrisk.config import build
 from mcrisk.engine import prepare
 from mcrisk.errors import NonFiniteError, check_finite
-from mcrisk.problem import Problem
+from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.metrics import Tail
@@ -144,7 +144,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes))
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + _margin_notes(out))
     return check_finite(out)
 
 
@@ -163,7 +163,7 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
                                        "positions": dict(zip(names, map(float, q * base)))}}
     out.update(_stress_and_margin(problem, prep, base, q, names))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
-               n_paths=problem.sim.n_paths, notes=list(problem.notes))
+               n_paths=problem.sim.n_paths, notes=list(problem.notes) + _margin_notes(out))
     if progress is not None:
         progress(1, 1, 0.0)
     return check_finite(out)
@@ -242,6 +242,10 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
     return out
 
 
+def _margin_notes(out: dict) -> list[str]:
+    return list(out["margin"]["notes"]) if out.get("margin") else []
+
+
 def _label(lab: dict, assets) -> str:
     who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
     return f"(spot {lab['spot']:+.4g}, vol {lab['vol']:+.4g} on {who})"
@@ -268,7 +272,15 @@ def _margin(problem: Problem, prep, base, q) -> dict:
         per_venue[v] = r
     points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
                    loss=float(l)) for lab, l in zip(labels, book_loss)]
+    floored = stress.floored_points(problem, vol)
+    notes = []
+    for a in np.flatnonzero(floored.any(axis=0)):
+        idx = np.flatnonzero(floored[:, a]).tolist()
+        notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
+                     f"({problem.model.base_vols(m)[a]:g}) below {MIN_VOL:g} at grid points "
+                     f"{idx}; those points are revalued at vol {MIN_VOL:g}")
     return {"requirement": req, "worst_point": points[worst], "points": points,
+            "vol_floored_points": np.flatnonzero(floored.any(axis=1)).tolist(), "notes": notes,
             "per_venue": per_venue, "sum_of_venues": float(sum(per_venue.values())),
             "cross_venue_saving": float(sum(per_venue.values()) - req),
             "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,

@@ -43,3 +43,87 @@ def test_nan_revaluation_names_the_position():
     bad = replace(problem, model=replace(problem.model, params=params))
     with pytest.raises(NonFiniteError, match=r"^today.short_call: computed nan"):
         mcrisk.stress(bad)
+
+
+def _bs_call(s, k, t, vol, r=0.0):
+    from scipy.stats import norm
+
+    d1 = (np.log(s / k) + (r + 0.5 * vol ** 2) * t) / (vol * np.sqrt(t))
+    return s * norm.cdf(d1) - k * np.exp(-r * t) * norm.cdf(d1 - vol * np.sqrt(t))
+
+
+def _call_payoff_sd(s, k, t, vol):
+    """St.dev. of a call's payoff under a lognormal terminal spot (r = 0), by quadrature."""
+    from scipy import integrate
+    from scipy.stats import norm
+
+    def m(p):
+        f = lambda z: max(s * np.exp(-0.5 * vol ** 2 * t + vol * np.sqrt(t) * z) - k,
+                          0.0) ** p * norm.pdf(z)
+        return integrate.quad(f, -10, 10, points=[0.0], limit=200)[0]
+
+    return np.sqrt(m(2) - m(1) ** 2)
+
+
+TWO = dict(
+    market=dict(assets=["A", "B"], spot=[100.0, 80.0], vol=[0.05, 0.05], rate=0.0,
+                corr=[[1.0, 0.3], [0.3, 1.0]]),
+    model=dict(name="gbm"),
+    sim=dict(n_paths=20_000, n_steps=4, seed=1, dtype="float64", chunk_size=20_000),
+    greeks=dict(enabled=False),
+    portfolio=dict(positions=[
+        dict(name="call", type="european", asset="A", option="call", strike=100.0,
+             expiry=0.5),
+        # A basket weighing only A is A's call, revalued by nested Monte Carlo.
+        dict(name="basket", type="basket", assets=["A", "B"], weights=[1.0, 0.0],
+             option="call", strike=100.0, expiry=0.5)]),
+    risk=dict(margin=dict(spot_range=0.1, spot_steps=3, vol_shift=0.1, extreme_multiple=0.0)))
+
+
+def test_vol_shift_past_zero_floored_alike_by_every_method():
+    # vol 0.05 shifted by -0.10: closed forms used zero vol (intrinsic), nested paths |vol| =
+    # 0.05 and heston the unshocked variance. Every method must now revalue at MIN_VOL.
+    from mcrisk.engine import prepare
+    from mcrisk.problem import MIN_VOL
+
+    problem = mcrisk.build(copy.deepcopy(TWO))
+    shock = np.array([[0.0, 0.0], [-0.1, -0.1]])
+    vals = stress.revalue_shocked(problem, prepare(problem), np.zeros((2, 2)), shock, 0.0,
+                                  problem.sim.n_paths)
+    ref = _bs_call(100.0, 100.0, 0.5, MIN_VOL)  # 0.282
+    assert vals[1, 0] == pytest.approx(ref, rel=1e-9)
+    se = _call_payoff_sd(100.0, 100.0, 0.5, MIN_VOL) / np.sqrt(problem.sim.n_paths / 2)
+    assert abs(vals[1, 1] - ref) <= 4 * se, (vals[1, 1], ref, se)
+
+    import tests.reference.qlref as qlref
+
+    hcfg = copy.deepcopy(HESTON)
+    hcfg["market"]["vol"] = [0.05]
+    hcfg["model"] = dict(name="heston", kappa=1.0, theta=0.04, xi=0.1, rho=-0.5)
+    hcfg["portfolio"]["positions"][0]["expiry"] = qlref.years(182)
+    hprob = mcrisk.build(hcfg)
+    hv = stress.revalue_shocked(hprob, prepare(hprob), np.zeros((1, 1)), np.array([[-0.1]]),
+                                0.0, 100)
+    ql_ref = qlref.heston(100.0, 100.0, 182, 0.0, 0.0, MIN_VOL ** 2, 1.0, 0.04, 0.1, -0.5,
+                          "call")
+    assert hv[0, 0] == pytest.approx(ql_ref, rel=1e-4)
+
+
+def test_margin_reports_floored_points():
+    res = mcrisk.stress(copy.deepcopy(TWO))
+    m = res["margin"]
+    # Points are spot-major with vol shifts (-0.1, 0, +0.1): the -0.1 ones are floored.
+    assert m["vol_floored_points"] == [0, 3, 6]
+    assert any("below 0.01 at grid points [0, 3, 6]" in n for n in res["notes"])
+
+
+def test_stress_vol_shift_checked_against_the_model_vol():
+    # Under heston the vol today is sqrt(v0), not market.vol: a -30 point shift on a 60% market
+    # vol with v0 = 0.04 (20% vol) used to pass and revalue at |vol|.
+    cfg = copy.deepcopy(HESTON)
+    cfg["market"]["vol"] = [0.6]
+    cfg["model"]["v0"] = 0.04
+    cfg["risk"]["stress"] = [dict(name="calm", vol={"A": -30})]
+    with pytest.raises(mcrisk.ConfigError,
+                       match=r"^risk.stress\[0\].vol.A: got -30.0; .*>= 1 points \(vol is 20 "):
+        mcrisk.build(cfg)
