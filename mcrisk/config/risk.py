@@ -30,6 +30,10 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                                                     min_length=1, what="a list of levels")))
     method = E.choice("risk.method", raw.get("method", d.method), ("full", "delta_gamma"))
     inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=2)
+    if inner % 2:
+        # Inner paths are antithetic pairs: an odd count silently lost its last path.
+        raise ConfigError("risk.inner_paths", inner,
+                          "an even number (nested paths come in antithetic pairs)")
     vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
                        ("sticky_strike", "shock"))
     shock = None

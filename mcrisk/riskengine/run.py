@@ -18,7 +18,7 @@ from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.metrics import Tail
-from mcrisk.riskengine.revalue import closed_kind
+from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.random import STREAM_INNER
 from mcrisk.riskengine.scenarios import (inner_key, make_kernel, plans_for, prepare_outer,
                                          save_mask, today_nested)
@@ -78,13 +78,19 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
         sel = plans[h_idx].nested_idx
         v0_loss = v0.copy()
         v0_loss[sel] = nested_today[sel]
-    vols = m.vols + (rk.vol_shock if rk.vol_dynamics == "shock" else 0.0)
+    shock = rk.vol_shock if rk.vol_dynamics == "shock" else np.zeros(n_a)
+    # gbm/merton: shifted market vols (config checks keep them >= MIN_VOL). heston/bates:
+    # each scenario's own vol sqrt(v) is shifted, floored where it would fall below MIN_VOL.
+    vols = shocked_vols(m.vols, shock)[0]
+    var_shift = shock if problem.model.has_variance and rk.vol_dynamics == "shock" else None
+    n_floored = np.zeros(len(dates), np.int64)
     nested = any(dp.nested is not None for dp in plans)
     n = problem.sim.n_paths
     samples = (max(1, problem.sim.chunk_size // rk.inner_paths) if nested
                else problem.sim.chunk_size)
     samples = min(samples, n)
-    kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx)
+    kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx,
+                         var_shift)
 
     tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
     dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.batches, rk.histogram_bins)
@@ -96,7 +102,12 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     for c in range(n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
-        vals, xs, v_h, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
+        vals, xs, v_all, _ = jax.device_get(kernel(np.uint32(start), np.int32(n_valid)))
+        v_h = v_all[:, h_idx]
+        if var_shift is not None:
+            floored = shocked_vols(np.sqrt(np.maximum(v_all[:n_valid], 0.0)), var_shift)[1]
+            n_floored += floored.any(axis=-1).sum(axis=0)
+            v_h = shocked_vols(np.sqrt(np.maximum(v_h, 0.0)), var_shift)[0] ** 2
         vals = np.asarray(vals[:n_valid], np.float64)
         for j, d in enumerate(dates):
             require_finite(vals[:, j, :], names, lambda i, j=j, d=d: (
@@ -144,7 +155,8 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + _margin_notes(out))
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + _margin_notes(out)
+               + _floor_notes(n_floored, dates, n))
     return check_finite(out)
 
 
@@ -240,6 +252,12 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
                     "horizon": s.horizon, "loss": float(pos.sum()),
                     "by_position": dict(zip(names, map(float, pos)))})
     return out
+
+
+def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:
+    return [f"risk.vol_shock: the shifted vol sqrt(v) + shock fell below {MIN_VOL:g} in "
+            f"{int(k)} of {n} scenarios at t = {d:g}; revalued at vol {MIN_VOL:g} there"
+            for k, d in zip(n_floored, dates) if k]
 
 
 def _margin_notes(out: dict) -> list[str]:

@@ -28,7 +28,7 @@ from mcrisk.problem import Problem
 from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
                            step_draws)
 from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, group_arrays, plan_date,
-                                      valuation_grid, value_at)
+                                      shocked_vols, valuation_grid, value_at)
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30
@@ -106,9 +106,14 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
-                save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int):
+                save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int,
+                vol_shift: np.ndarray | None = None):
     """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
-    at every date (samples, dates, assets) and variances at date `h_idx` (samples, assets)."""
+    at every date (samples, dates, assets) and the scenario variances before any shock
+    (samples, dates, assets).
+
+    `vols` are the revaluation vols of gbm/merton. `vol_shift` (heston/bates only) shifts
+    each scenario's vol sqrt(v) at every date before revaluation, through `shocked_vols`."""
     p_rn = prep.params
     p_rw = real_world(prep.params, problem)
     dtype = prep.spec.dtype
@@ -120,6 +125,7 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     root = jax.random.key(problem.sim.seed)
     inner_root = jax.random.fold_in(root, STREAM_INNER)
     groups = [group_arrays(dp, dtype) for dp in date_plans]
+    shift_j = None if vol_shift is None else jnp.asarray(vol_shift, dtype)
 
     def one(key):
         states, realized = scenario_path(prep, p_rw, save_j, key)
@@ -127,9 +133,12 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
         values = []
         for j, dp in enumerate(date_plans):
             st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
+            if shift_j is not None:
+                vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), shift_j)
+                st = st._replace(v=vol ** 2)
             values.append(value_at(dp, groups[j], st, p_rn, vols_j, realized,
                                    inner_key(inner_root)))
-        return jnp.stack(values), states.x, states.v[h_idx]
+        return jnp.stack(values), states.x, states.v
 
     @jax.jit
     def kernel(start, n_valid):

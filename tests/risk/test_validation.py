@@ -127,3 +127,43 @@ def test_stress_vol_shift_checked_against_the_model_vol():
     with pytest.raises(mcrisk.ConfigError,
                        match=r"^risk.stress\[0\].vol.A: got -30.0; .*>= 1 points \(vol is 20 "):
         mcrisk.build(cfg)
+
+
+def test_odd_inner_paths_rejected():
+    # Nested paths are antithetic pairs: 15 inner paths silently ran 14.
+    cfg = copy.deepcopy(HESTON)
+    cfg["risk"]["inner_paths"] = 15
+    with pytest.raises(mcrisk.ConfigError, match=r"^risk.inner_paths: got 15; .*even"):
+        mcrisk.build(cfg)
+
+
+def test_forward_struck_at_zero_is_the_discounted_spot():
+    cfg = copy.deepcopy(TWO)
+    cfg["market"]["dividend"] = [0.03, 0.0]
+    cfg["market"]["vol"] = [0.5, 0.5]
+    cfg["sim"].update(n_paths=4000, chunk_size=4000)
+    cfg["portfolio"]["positions"] = [dict(type="forward", asset="A", strike=0.0, expiry=2.0)]
+    got = mcrisk.price(cfg)["positions"][0]
+    ref = 100.0 * np.exp(-0.03 * 2.0)
+    assert abs(got["value"] - ref) <= 4 * got["stderr"], (got["value"], ref, got["stderr"])
+
+
+def test_vol_shock_moves_the_heston_variance():
+    # risk.vol_dynamics: shock used to leave heston scenarios' variance untouched. Over a
+    # 1e-5-year horizon the loss of a long call is V(v0) - V((sqrt(v0) + dv)^2) plus noise
+    # of mean ~0 (delta x spot move) and a theta/gamma bias below 1e-3.
+    import tests.reference.qlref as qlref
+
+    cfg = copy.deepcopy(HESTON)
+    t = qlref.years(182)
+    cfg["portfolio"]["positions"] = [dict(name="call", type="european", asset="A",
+                                          option="call", strike=100.0, expiry=t)]
+    cfg["sim"].update(n_paths=2000, chunk_size=2000)
+    cfg["risk"] = dict(horizon=1e-5, levels=[0.9], vol_dynamics="shock", vol_shock={"A": 0.1},
+                       margin=dict(enabled=False))
+    res = mcrisk.risk(cfg)
+    heston = dict(r=0.0, q=0.0, kappa=2.0, theta=0.25, xi=0.5, rho=-0.5, option="call")
+    ref = (qlref.heston(100.0, 100.0, 182, v0=0.25, **heston)
+           - qlref.heston(100.0, 100.0, 182, v0=0.6 ** 2, **heston))  # about -2.8
+    se = res["stats"]["stdev"] / np.sqrt(2000)
+    assert abs(res["stats"]["mean"] - ref) <= 4 * se + 1e-3, (res["stats"]["mean"], ref, se)
