@@ -14,6 +14,7 @@ from typing import Any
 
 from mcrisk.config import build as build
 from mcrisk.errors import ConfigError as ConfigError
+from mcrisk.errors import NonFiniteError as NonFiniteError
 from mcrisk.problem import Greeks as Greeks
 from mcrisk.problem import Market as Market
 from mcrisk.problem import Model as Model

@@ -82,7 +82,7 @@ def _run(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from mcrisk.config.build import to_plain
-    from mcrisk.errors import ConfigError
+    from mcrisk.errors import ConfigError, NonFiniteError
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     plain = to_plain(cfg)
@@ -113,6 +113,9 @@ def _run(cfg: DictConfig) -> None:
     except ConfigError as err:
         sys.stderr.write(f"mcrisk: invalid config: {err}\n")
         sys.exit(2)
+    except NonFiniteError as err:
+        sys.stderr.write(f"mcrisk: non-finite result: {err}\n")
+        sys.exit(3)
     from mcrisk.provenance import collect
 
     result["notes"] = list(result.get("notes", [])) + hw_notes

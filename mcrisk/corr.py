@@ -36,6 +36,33 @@ def check(path: str, corr: np.ndarray, *, allow_non_psd: bool = False) -> np.nda
     return corr
 
 
+def factor(corr: np.ndarray, path: str = "market.corr") -> np.ndarray:
+    """Lower-triangular L with L L^T = corr, for every matrix `check` accepts.
+
+    Eigenvalues in [-PSD_TOL, 0) are rounding and are clipped to 0 (the tolerance `check`
+    uses, so validation and factorisation agree); singular matrices such as two perfectly
+    correlated assets factor too. F = V sqrt(w+) is made triangular by a QR of F^T, so a
+    positive definite matrix gets its Cholesky factor (the same paths as before) and a
+    singular one a triangular factor with zero pivots. Plain Cholesky with a fixed jitter
+    failed on matrices that passed validation.
+
+    Raises:
+        ConfigError: if an eigenvalue is below -PSD_TOL.
+    """
+    corr = np.asarray(corr, np.float64)
+    n = corr.shape[0]
+    if n == 1:
+        return np.ones((1, 1))
+    w, v = np.linalg.eigh((corr + corr.T) / 2)
+    if w.min() < -PSD_TOL:
+        raise ConfigError(path, corr, f"a positive semi-definite matrix (smallest eigenvalue "
+                                      f"is {w.min():.3g}, below -{PSD_TOL:g})")
+    f = v * np.sqrt(np.maximum(w, 0.0))
+    r = np.linalg.qr(f.T, mode="r")
+    sign = np.where(np.diag(r) < 0, -1.0, 1.0)
+    return (r * sign[:, None]).T
+
+
 def nearest(corr: np.ndarray, *, tol: float = 1e-12, max_iter: int = 1000) -> np.ndarray:
     """Higham (2002) alternating projections with Dykstra's correction.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ConfigError"]
+__all__ = ["ConfigError", "NonFiniteError", "check_finite", "finite_max"]
 
 
 class ConfigError(ValueError):
@@ -30,6 +30,63 @@ class ConfigError(ValueError):
         self.value = value
         self.expected = expected
         super().__init__(f"{path}: got {_show(value)}; expected {expected}")
+
+
+class NonFiniteError(ArithmeticError):
+    """A computed number came out NaN or infinite.
+
+    No NaN or inf ever reaches a result: where one appears, the run stops with this error
+    naming what produced it (a position, a scenario, a grid point) instead of reporting a
+    number that later arithmetic (``max(0, nan) == 0``) would turn into a plausible one.
+
+    Attributes:
+        path: where the value sits, e.g. ``positions[3].value`` or ``margin.points[4].loss``.
+        value: the offending value.
+        detail: what produced it, and what to check.
+    """
+
+    def __init__(self, path: str, value: Any, detail: str = ""):
+        self.path = path
+        self.value = value
+        self.detail = detail
+        super().__init__(f"{path}: computed {_show(value)} (not a finite number)"
+                         + (f"; {detail}" if detail else ""))
+
+
+def check_finite(result: Any, path: str = "", detail: str = "") -> Any:
+    """Return `result` unchanged, or raise NonFiniteError at the first NaN/inf inside it.
+
+    Walks nested dicts, lists, tuples, NumPy/JAX arrays and scalars; the error names the
+    path (``stress[1].by_position.call``, ``var.0.99``) of the first non-finite number.
+    """
+    if isinstance(result, Mapping):
+        for k, v in result.items():
+            check_finite(v, f"{path}.{k}" if path else str(k), detail)
+    elif isinstance(result, (list, tuple)):
+        for i, v in enumerate(result):
+            check_finite(v, f"{path}[{i}]", detail)
+    elif isinstance(result, (float, np.floating, np.ndarray)) or hasattr(result, "__array__"):
+        a = np.asarray(result)
+        if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+            idx = np.argwhere(~np.isfinite(a))[0] if a.ndim else ()
+            where = path + "".join(f"[{int(i)}]" for i in idx)
+            raise NonFiniteError(where or "result", a[tuple(idx)].item(), detail)
+    return result
+
+
+def finite_max(values: np.ndarray, path: str, labels: Sequence[str] | None = None) -> int:
+    """Index of the largest entry of a 1-D array, raising NonFiniteError on any NaN/inf.
+
+    ``np.argmax`` would pick a NaN and ``max(0.0, nan)`` returns 0.0: a NaN loss must never
+    read as "no loss".
+    """
+    values = np.asarray(values, np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise NonFiniteError(f"{path}[{i}]", float(values[i]),
+                             labels[i] if labels is not None else "")
+    return int(np.argmax(values))
 
 
 def _show(value: Any) -> str:

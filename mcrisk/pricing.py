@@ -10,6 +10,7 @@ import numpy as np
 from mcrisk import stats
 from mcrisk.config import build
 from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
+from mcrisk.errors import check_finite
 
 Z95 = 1.959963984540054
 
@@ -30,6 +31,8 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
 
     Raises:
         ConfigError: on any invalid input, before anything is compiled.
+        NonFiniteError: where a price, standard error or Greek came out NaN or inf (naming
+            the position).
     """
     problem = build(cfg)
     prep = prepare(problem)
@@ -60,21 +63,23 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
             entry["venue"] = p.venue
         if greeks is not None:
             entry["greeks"] = _greeks_of(greeks, int(inv[i]), p.quantity, p.assets, assets)
+        check_finite(entry, f"positions[{i}]", f"position '{p.name}' ({p.type})")
         positions.append(entry)
     book_value, book_se = float(acc.mean[n_pos]), float(se[n_pos])
     book = {"value": book_value, "stderr": book_se,
             "ci95": [book_value - Z95 * book_se, book_value + Z95 * book_se]}
     if greeks is not None:
         book["greeks"] = _greeks_of(greeks, n_pos, 1.0, range(len(assets)), assets)
+    check_finite(book, "book", "the book's sum over positions")
     sim = problem.sim
-    return {
+    return check_finite({
         "task": "price", "positions": positions, "book": book, "n_paths": sim.n_paths,
         "n_samples": prep.n_samples, "model": problem.model.name, "dtype": sim.dtype,
         "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": prep.grid.n_steps,
         "assets": list(assets), "corr_repaired": problem.market.corr_repaired,
         "greeks_method": greeks_method(problem) if greeks is not None else None,
         "notes": list(problem.notes),
-    }
+    })
 
 
 def greeks_method(problem) -> str:

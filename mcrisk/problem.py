@@ -13,6 +13,11 @@ from typing import Any
 import numpy as np
 
 MODELS = ("gbm", "heston", "merton", "bates")
+# Smallest vol a shocked scenario is revalued at (1 vol point). A vol shift past it would
+# leave no consistent treatment: closed forms would price at zero vol, nested paths at |vol|
+# and Heston at the square of the negative vol. Config shocks must stay above it; margin-grid
+# points below it are floored to it and listed in the results' notes.
+MIN_VOL = 0.01
 DTYPES = ("float32", "float64")
 
 
@@ -66,6 +71,10 @@ class Model:
     @property
     def has_jumps(self) -> bool:
         return self.name in ("merton", "bates")
+
+    def base_vols(self, market: Market) -> np.ndarray:
+        """(assets,) today's vols as the model sees them: sqrt(v0) under heston/bates."""
+        return np.sqrt(self.params["v0"]) if self.has_variance else market.vols
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mcrisk import corr as corrlib
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
@@ -44,7 +45,7 @@ def make_params(problem: Problem, dtype: str) -> Params:
     ones = np.ones(n)
     return Params(
         spots=f(m.spots), vols=f(vols), dividends=f(m.dividends), rate=f(m.rate),
-        chol=f(np.linalg.cholesky(m.corr + 1e-14 * np.eye(n)) if n > 1 else np.ones((1, 1))),
+        chol=f(corrlib.factor(m.corr)),
         kappa=f(p.get("kappa", ones)), theta=f(p.get("theta", ones)), xi=f(p.get("xi", ones)),
         rho=f(p.get("rho", zeros)), jump_intensity=f(p.get("jump_intensity", zeros)),
         jump_mean=f(p.get("jump_mean", zeros)), jump_std=f(p.get("jump_std", zeros)))

@@ -7,7 +7,9 @@ naming the field path, the value and what was expected.
 
 from __future__ import annotations
 
+import math
 import warnings
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,9 @@ from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Prob
 
 TOP_KEYS = ("market", "model", "sim", "portfolio", "greeks", "risk", "task", "hardware",
             "experiment", "report", "run_dir", "resume", "convergence", "model_risk", "name")
+MAX_PATHS = 2 ** 32
+# Payoffs bounded above whatever the spot (the far upper tail cannot carry their mean).
+BOUNDED_PUTS = ("european", "barrier", "asian", "best_of", "worst_of")
 MODEL_PARAMS = {
     "gbm": (),
     "heston": ("v0", "kappa", "theta", "xi", "rho"),
@@ -68,7 +73,8 @@ def build(cfg: Any) -> Problem:
     positions = tuple(build_position(f"portfolio.positions[{i}]", p, market, i)
                       for i, p in enumerate(raw_positions))
     _check_unique_names(positions)
-    risk = build_risk(cfg.get("risk"), market)
+    check_reach(positions, market, model, sim)
+    risk = build_risk(cfg.get("risk"), market, model.base_vols(market))
     if risk.margin is not None and risk.margin.extreme_multiple * risk.margin.spot_range >= 1.0:
         raise ConfigError("risk.margin.extreme_multiple", risk.margin.extreme_multiple,
                           "extreme_multiple x spot_range < 1 (a move of -100% or more)")
@@ -174,8 +180,11 @@ def build_model(raw: Any, market: Market, notes: list[str]) -> Model:
         for key in ("kappa", "theta", "xi"):
             p[key] = E.per_asset(f"model.{key}", E.required("model", raw, key), n,
                                  lo=0.0, lo_open=True)
+        # |rho| = 1 leaves the variance driver without an independent part: the Fourier
+        # integral's decay rate sqrt(1 - rho^2) is 0 and revaluation returns NaN.
         p["rho"] = E.per_asset("model.rho", E.required("model", raw, "rho"), n,
-                               lo=-1.0, hi=1.0)
+                               lo=-1.0, hi=1.0, lo_open=True, hi_open=True,
+                               what="a spot-variance correlation strictly inside (-1, 1)")
         feller = 2 * p["kappa"] * p["theta"] - p["xi"] ** 2
         if np.any(feller < 0):
             msg = ("model: Feller condition 2*kappa*theta >= xi^2 fails for "
@@ -204,6 +213,10 @@ def build_sim(raw: Any) -> Sim:
     antithetic = E.boolean("sim.antithetic", raw.get("antithetic", d.antithetic))
     dtype = E.choice("sim.dtype", raw.get("dtype", d.dtype), DTYPES)
     chunk = E.integer("sim.chunk_size", raw.get("chunk_size", d.chunk_size), lo=2)
+    if n_paths > MAX_PATHS:
+        raise ConfigError("sim.n_paths", n_paths,
+                          f"at most {MAX_PATHS} = 2^32 paths (the sample index is 32-bit); "
+                          "split a larger run over several seeds")
     if antithetic and n_paths % 2:
         raise ConfigError("sim.n_paths", n_paths,
                           "an even number of paths when sim.antithetic is true (paths come in pairs)")
@@ -212,6 +225,65 @@ def build_sim(raw: Any) -> Sim:
                           "an even chunk size when sim.antithetic is true (a chunk never splits a pair)")
     return Sim(n_paths=n_paths, n_steps=n_steps, seed=seed, antithetic=antithetic,
                dtype=dtype, chunk_size=chunk)
+
+
+def _log_variance_rates(market: Market, model: Model) -> np.ndarray:
+    """(assets,) an upper estimate of each log spot's variance per year under the model."""
+    p = model.params
+    rate = (np.maximum(p["v0"], p["theta"]) if model.has_variance else market.vols ** 2)
+    if model.has_jumps:
+        rate = rate + p["jump_intensity"] * (p["jump_mean"] ** 2 + p["jump_std"] ** 2)
+    return rate
+
+
+def check_reach(positions: tuple[Position, ...], market: Market, model: Model,
+                sim: Sim) -> None:
+    """Refuse positions whose Monte Carlo value would silently come out as 0 +- 0.
+
+    With log-variance w = vol^2 x expiry, the mean of e^{vol W_T} comes from paths about
+    sqrt(w) standard deviations out. Beyond the largest normal n_paths draws reach
+    (z_N = Phi^-1(1 - 1/n_paths), at least 3), a payoff growing with the spot has its mean
+    in paths the sample never holds: the estimate and its standard error are both ~0 (a
+    call with vol 50, or a 1000-year call, priced at 0.00 +- 0.00). Separately, every
+    exp() the kernel takes (spot paths out to z_N, discount and carry factors) must stay
+    inside the dtype's range, or it under/overflows to 0 or inf.
+    """
+    z = max(3.0, NormalDist().inv_cdf(1.0 - 1.0 / sim.n_paths))
+    rates = _log_variance_rates(market, model)
+    limit = {d: min(math.log(np.finfo(d).max), -math.log(np.finfo(d).tiny))
+             for d in ("float32", "float64")}
+    for i, p in enumerate(positions):
+        t = p.terms.get("expiry")
+        if t is None:
+            continue
+        path = f"portfolio.positions[{i}].expiry"
+        w = rates[list(p.assets)] * t
+        a = int(np.argmax(w))
+        bounded = p.type == "digital" or (p.terms.get("option") == "put" and (
+            p.type in BOUNDED_PUTS
+            or (p.type == "basket" and min(p.terms["weights"]) >= 0)))
+        if not bounded and math.sqrt(w[a]) > z:
+            raise ConfigError(
+                path, t,
+                f"an expiry with log-variance vol^2 x expiry <= {z * z:.3g} for "
+                f"{market.assets[p.assets[a]]} (it is {w[a]:.4g}): beyond that the "
+                f"payoff's mean lies in paths rarer than 1 in sim.n_paths = {sim.n_paths}, "
+                "so the estimate and its standard error would both read ~0; shorten the "
+                "expiry, lower the vol or add paths")
+        mags = [abs(math.log(market.spots[b])) + abs(market.rate - market.dividends[b]) * t
+                + rates[b] * t / 2 + z * math.sqrt(rates[b] * t) for b in p.assets]
+        mags.append(max(abs(market.rate), *np.abs(market.dividends[list(p.assets)])) * t
+                    + (abs(math.log(p.terms["strike"])) if p.terms.get("strike", 0) > 0
+                       else 0.0))
+        mag = max(mags)
+        if mag > limit[sim.dtype]:
+            fix = ("set sim.dtype: float64" if mag <= limit["float64"]
+                   else "inputs whose exponentials fit even float64")
+            raise ConfigError(
+                path, t,
+                f"an expiry whose spot, discount and carry exponentials fit {sim.dtype} "
+                f"(they reach exp(+-{mag:.4g}), past exp(+-{limit[sim.dtype]:.4g}), so they "
+                f"under/overflow to 0 or inf); {fix}")
 
 
 def build_greeks(raw: Any) -> Greeks:

@@ -76,9 +76,12 @@ def build_position(path: str, raw: Any, market: Market, index: int) -> Position:
     if "option" in spec:
         terms["option"] = E.choice(f"{path}.option", raw["option"], OPTION)
     if "strike" in spec:
-        # Spreads may legitimately struck at zero or below; everything else needs K > 0.
+        # Spreads may legitimately be struck at zero or below, and a forward at zero (a
+        # prepaid forward); everything else needs K > 0.
         if ptype == "spread":
             terms["strike"] = E.number(f"{path}.strike", raw["strike"])
+        elif ptype == "forward":
+            terms["strike"] = E.number(f"{path}.strike", raw["strike"], lo=0.0)
         else:
             terms["strike"] = E.number(f"{path}.strike", raw["strike"], lo=0.0, lo_open=True)
     if "expiry" in spec:

@@ -8,14 +8,17 @@ import numpy as np
 
 from mcrisk import errors as E
 from mcrisk.errors import ConfigError
-from mcrisk.problem import Market, MarginGrid, Risk, StressScenario
+from mcrisk.problem import MIN_VOL, Market, MarginGrid, Risk, StressScenario
 
 KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
         "histogram_bins", "name")
 
 
-def build_risk(raw: Any, market: Market) -> Risk:
+def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) -> Risk:
+    """Validate `risk:`; `base_vols` are today's vols as the model sees them (sqrt(v0)
+    under heston/bates; market.vol by default), which vol shocks must leave >= MIN_VOL."""
+    base_vols = market.vols if base_vols is None else base_vols
     raw = E.mapping("risk", raw if raw is not None else {})
     E.only_keys("risk", raw, KEYS)
     d = Risk()
@@ -42,10 +45,10 @@ def build_risk(raw: Any, market: Market) -> Risk:
         raise ConfigError("risk.vol_shock", None,
                           "per-asset vol shifts (vol points as fractions) when "
                           "risk.vol_dynamics is 'shock'")
-    if shock is not None and np.any(market.vols + shock <= 0):
-        i = int(np.argmax(market.vols + shock <= 0))
+    if shock is not None and np.any(base_vols + shock < MIN_VOL):
+        i = int(np.argmax(base_vols + shock < MIN_VOL))
         raise ConfigError(f"risk.vol_shock.{market.assets[i]}", float(shock[i]),
-                          f"a shift leaving the vol > 0 (vol is {market.vols[i]:g})")
+                          f"a shift leaving the vol >= {MIN_VOL:g} (vol is {base_vols[i]:g})")
     dates = tuple(E.number(f"risk.dates[{i}]", x, lo=0.0, lo_open=True)
                   for i, x in enumerate(E.sequence("risk.dates", raw.get("dates") or [],
                                                    what="a list of dates in years")))
@@ -66,7 +69,7 @@ def build_risk(raw: Any, market: Market) -> Risk:
                                          "risk.maintenance_margin")
     if mm is not None and not dates:
         raise ConfigError("risk.dates", [], "a list of dates to monitor liquidation on")
-    stress = tuple(_stress(f"risk.stress[{i}]", s, market) for i, s in enumerate(
+    stress = tuple(_stress(f"risk.stress[{i}]", s, market, base_vols) for i, s in enumerate(
         E.sequence("risk.stress", raw.get("stress") or [], what="a list of stress scenarios")))
     names = [s.name for s in stress]
     if len(set(names)) != len(names):
@@ -96,7 +99,7 @@ def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> n
     return E.per_asset(path, raw, market.n_assets) * scale
 
 
-def _stress(path: str, raw: Any, market: Market) -> StressScenario:
+def _stress(path: str, raw: Any, market: Market, base_vols: np.ndarray) -> StressScenario:
     raw = E.mapping(path, raw)
     E.only_keys(path, raw, ("name", "spot", "vol", "horizon"))
     name = E.string(f"{path}.name", E.required(path, raw, "name"))
@@ -107,10 +110,11 @@ def _stress(path: str, raw: Any, market: Market) -> StressScenario:
         i = int(np.argmax(spot <= -1.0))
         raise ConfigError(f"{path}.spot.{market.assets[i]}", spot[i] * 100,
                           "a move above -100 (percent)")
-    if np.any(market.vols + vol <= 0):
-        i = int(np.argmax(market.vols + vol <= 0))
-        raise ConfigError(f"{path}.vol.{market.assets[i]}", vol[i] * 100,
-                          f"a shift leaving the vol > 0 (vol is {market.vols[i] * 100:g} points)")
+    if np.any(base_vols + vol < MIN_VOL):
+        i = int(np.argmax(base_vols + vol < MIN_VOL))
+        raise ConfigError(f"{path}.vol.{market.assets[i]}", float(vol[i] * 100),
+                          f"a shift leaving the vol >= {MIN_VOL * 100:g} points (vol is "
+                          f"{base_vols[i] * 100:g} points)")
     horizon = E.number(f"{path}.horizon", raw.get("horizon", 0.0), lo=0.0)
     return StressScenario(name=name, spot=spot, vol=vol, horizon=horizon)
 

@@ -31,8 +31,27 @@ from mcrisk.engine import Prepared, prepare
 from mcrisk.grid import TimeGrid, grid_from_times, make_grid
 from mcrisk.instruments.book import Obs, fixing_dates
 from mcrisk.models.base import Params, State
-from mcrisk.problem import Position, Problem, Sim
+from mcrisk.problem import MIN_VOL, Position, Problem, Sim
 from mcrisk.simulate import sample_payoffs
+
+
+def shocked_vols(base_vols, shifts):
+    """Vols after additive shifts, floored at `MIN_VOL`, and where the floor applied.
+
+    The one place a vol shift becomes a revaluation vol: closed forms and nested paths take
+    the vols, heston/bates take their squares as the variance, so every method sees the same
+    vol. Works on NumPy (host: which points to report) and JAX arrays (kernels) alike.
+
+    Args:
+        base_vols: (..., assets) vols before the shift.
+        shifts: (..., assets) absolute vol shifts (0.1 = +10 vol points).
+
+    Returns:
+        (vols, floored): the floored vols and a bool array, True where base + shift < MIN_VOL.
+    """
+    raw = base_vols + shifts
+    xp = jnp if isinstance(raw, jax.Array) else np
+    return xp.maximum(raw, MIN_VOL), raw < MIN_VOL
 
 
 

@@ -13,11 +13,12 @@ import numpy as np
 
 from mcrisk.config import build
 from mcrisk.engine import prepare
-from mcrisk.problem import Problem
+from mcrisk.errors import NonFiniteError, check_finite
+from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.metrics import Tail
-from mcrisk.riskengine.revalue import closed_kind
+from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
 
 STRESS_PATHS = 20_000
@@ -59,6 +60,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     zero = np.zeros((1, n_a))
     base = stress.revalue_shocked(problem, base_prep, zero, zero, 0.0,
                                   min(problem.sim.n_paths, STRESS_PATHS))[0]
+    require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
     unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
     # Today's value: the closed form, else the pricing engine's estimate. Losses of the
@@ -72,14 +74,19 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     prep = prepare_outer(problem, dates)
     plans = plans_for(problem, prep, dates, rk.inner_paths)
     nested_h = len(plans[h_idx].nested_idx) > 0
-    vols = m.vols + (rk.vol_shock if rk.vol_dynamics == "shock" else 0.0)
+    shock = rk.vol_shock if rk.vol_dynamics == "shock" else np.zeros(n_a)
+    # gbm/merton: shifted market vols (config checks keep them >= MIN_VOL). heston/bates:
+    # each scenario's own vol sqrt(v) is shifted, floored where it would fall below MIN_VOL.
+    vols = shocked_vols(m.vols, shock)[0]
+    var_shift = shock if problem.model.has_variance and rk.vol_dynamics == "shock" else None
+    n_floored = np.zeros(len(dates), np.int64)
     nested = any(dp.nested is not None for dp in plans)
     n = problem.sim.n_paths
     samples = (max(1, problem.sim.chunk_size // rk.inner_paths) if nested
                else problem.sim.chunk_size)
     samples = min(samples, n)
     kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx,
-                         dates)
+                         dates, var_shift)
     own = np.isin(np.arange(len(names)), plans[h_idx].nested_idx)
 
     tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
@@ -95,9 +102,20 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     for c in range(n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
-        vals, xs, v_h, _, halves, today = jax.device_get(
+        vals, xs, v_all, _, halves, today = jax.device_get(
             kernel(np.uint32(start), np.int32(n_valid)))
+        v_h = v_all[:, h_idx]
+        if var_shift is not None:
+            floored = shocked_vols(np.sqrt(np.maximum(v_all[:n_valid], 0.0)), var_shift)[1]
+            n_floored += floored.any(axis=-1).sum(axis=0)
+            v_h = shocked_vols(np.sqrt(np.maximum(v_h, 0.0)), var_shift)[0] ** 2
         vals = np.asarray(vals[:n_valid], np.float64)
+        for j, d in enumerate(dates):
+            require_finite(vals[:, j, :], names, lambda i, j=j, d=d: (
+                f"scenarios[{start + i}].dates[{j}]",
+                f"revaluation of scenario {start + i} at t = {d:g} years ("
+                + ("spots " + ", ".join(f"{a}={v:.6g}" for a, v in zip(
+                    m.assets, np.exp(np.asarray(xs[i, j], np.float64))))) + ")"))
         x_h = xs[:, h_idx]
         idx = np.arange(start, start + n_valid, dtype=np.int64)
         ref = np.where(own, np.asarray(today[:n_valid], np.float64), v0)  # (chunk, 3, pos)
@@ -152,8 +170,9 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"])
-    return out
+               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"]
+               + _margin_notes(out) + _floor_notes(n_floored, dates, n))
+    return check_finite(out)
 
 
 def _jackknife(full, half_a, half_b):
@@ -201,14 +220,29 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
                                   min(problem.sim.n_paths, STRESS_PATHS))[0]
     q = np.array([p.quantity for p in problem.positions])
     names = [p.name for p in problem.positions]
+    require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     out = {"task": "stress", "today": {"book": float(q @ base),
                                        "positions": dict(zip(names, map(float, q * base)))}}
     out.update(_stress_and_margin(problem, prep, base, q, names))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
-               n_paths=problem.sim.n_paths, notes=list(problem.notes))
+               n_paths=problem.sim.n_paths, notes=list(problem.notes) + _margin_notes(out))
     if progress is not None:
         progress(1, 1, 0.0)
-    return out
+    return check_finite(out)
+
+
+def require_finite(values: np.ndarray, names: list[str], where) -> None:
+    """Raise NonFiniteError at the first NaN/inf in `values` (points, positions).
+
+    `where(i)` returns (path, description) of point i: the error names the point, the
+    position and how that position was revalued.
+    """
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        i, j = (int(x) for x in bad[0])
+        path, what = where(i)
+        raise NonFiniteError(f"{path}.{names[j]}", float(values[i, j]),
+                             f"position '{names[j]}' in {what}")
 
 
 def _stress_and_margin(problem: Problem, prep, base, q, names) -> dict:
@@ -257,6 +291,9 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
                                      np.stack([scenarios[i].vol for i in idx]), h,
                                      min(problem.sim.n_paths, STRESS_PATHS))
         vals.update(zip(idx, got))
+    for i, s in enumerate(scenarios):
+        require_finite(vals[i][None], names, lambda _, i=i, s=s: (
+            f"stress[{i}]", f"stress scenario '{s.name}'"))
     out = []
     for i, s in enumerate(scenarios):
         pos = q * (base - vals[i])
@@ -267,12 +304,30 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
     return out
 
 
+def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:
+    return [f"risk.vol_shock: the shifted vol sqrt(v) + shock fell below {MIN_VOL:g} in "
+            f"{int(k)} of {n} scenarios at t = {d:g}; revalued at vol {MIN_VOL:g} there"
+            for k, d in zip(n_floored, dates) if k]
+
+
+def _margin_notes(out: dict) -> list[str]:
+    return list(out["margin"]["notes"]) if out.get("margin") else []
+
+
+def _label(lab: dict, assets) -> str:
+    who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
+    return f"(spot {lab['spot']:+.4g}, vol {lab['vol']:+.4g} on {who})"
+
+
 def _margin(problem: Problem, prep, base, q) -> dict:
     grid = problem.risk.margin
     m = problem.market
     spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
     vals = stress.revalue_shocked(problem, prep, spot, vol, 0.0,
                                   min(problem.sim.n_paths, STRESS_PATHS))
+    names = [p.name for p in problem.positions]
+    require_finite(vals, names, lambda i: (
+        f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
     pos_loss = q * (base - vals)  # (points, positions)
     venues = [p.venue or "default" for p in problem.positions]
     book_loss = pos_loss.sum(axis=1)
@@ -285,7 +340,15 @@ def _margin(problem: Problem, prep, base, q) -> dict:
         per_venue[v] = r
     points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
                    loss=float(l)) for lab, l in zip(labels, book_loss)]
+    floored = stress.floored_points(problem, vol)
+    notes = []
+    for a in np.flatnonzero(floored.any(axis=0)):
+        idx = np.flatnonzero(floored[:, a]).tolist()
+        notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
+                     f"({problem.model.base_vols(m)[a]:g}) below {MIN_VOL:g} at grid points "
+                     f"{idx}; those points are revalued at vol {MIN_VOL:g}")
     return {"requirement": req, "worst_point": points[worst], "points": points,
+            "vol_floored_points": np.flatnonzero(floored.any(axis=1)).tolist(), "notes": notes,
             "per_venue": per_venue, "sum_of_venues": float(sum(per_venue.values())),
             "cross_venue_saving": float(sum(per_venue.values()) - req),
             "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,

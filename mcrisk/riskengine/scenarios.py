@@ -33,7 +33,7 @@ from mcrisk.problem import Problem
 from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
                            step_draws)
 from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, group_arrays, plan_date,
-                                      valuation_grid, value_at)
+                                      shocked_vols, valuation_grid, value_at)
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30
@@ -112,13 +112,17 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
                 save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int,
-                dates: list[float]):
+                dates: list[float], vol_shift: np.ndarray | None = None):
     """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
-    at every date (samples, dates, assets), variances at date `h_idx` (samples, assets), the
-    valid mask, the horizon values from each half of the inner paths (samples, 2, positions;
-    equal to the values where nothing is nested) and each scenario's own estimate of today's
-    values of the positions nested at the horizon (samples, 3, positions: all inner paths,
-    first half, second half; other entries are not computed and are zero)."""
+    at every date (samples, dates, assets), the scenario variances before any shock
+    (samples, dates, assets), the valid mask, the horizon values from each half of the inner
+    paths (samples, 2, positions; equal to the values where nothing is nested) and each
+    scenario's own estimate of today's values of the positions nested at the horizon
+    (samples, 3, positions: all inner paths, first half, second half; other entries are not
+    computed and are zero).
+
+    `vols` are the revaluation vols of gbm/merton. `vol_shift` (heston/bates only) shifts
+    each scenario's vol sqrt(v) at every date before revaluation, through `shocked_vols`."""
     p_rn = prep.params
     p_rw = real_world(prep.params, problem)
     dtype = prep.spec.dtype
@@ -134,6 +138,7 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     today_groups = group_arrays(today, dtype) if today is not None else None
     vols0 = jnp.asarray(problem.market.vols, dtype)
     zeros = jnp.zeros((n_pos,), dtype)
+    shift_j = None if vol_shift is None else jnp.asarray(vol_shift, dtype)
 
     def one(key, index):
         states, realized = scenario_path(prep, p_rw, save_j, key)
@@ -142,6 +147,9 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
         values, halves = [], None
         for j, dp in enumerate(date_plans):
             st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
+            if shift_j is not None:
+                vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), shift_j)
+                st = st._replace(v=vol ** 2)
             v = value_at(dp, groups[j], st, p_rn, vols_j, realized, k_inner,
                          halves=j == h_idx)
             if j == h_idx:
@@ -151,7 +159,7 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
             v0 = jnp.zeros((3, n_pos), dtype)
         else:
             v0 = value_at(today, today_groups, st0, p_rn, vols0, zeros, k_inner, halves=True)
-        return jnp.stack(values), states.x, states.v[h_idx], halves, v0
+        return jnp.stack(values), states.x, states.v, halves, v0
 
     @jax.jit
     def kernel(start, n_valid):

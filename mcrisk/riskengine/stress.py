@@ -15,11 +15,12 @@ import jax
 import jax.numpy as jnp
 
 from mcrisk.engine import Prepared
+from mcrisk.errors import finite_max
 from mcrisk.instruments.book import Obs, fixing_dates, payoffs
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
-from mcrisk.riskengine.revalue import (ScenarioState, group_arrays, plan_date, valuation_grid,
-                                      value_at)
+from mcrisk.riskengine.revalue import (ScenarioState, group_arrays, plan_date, shocked_vols,
+                                      valuation_grid, value_at)
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 
@@ -28,7 +29,9 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                     vol_shocks: np.ndarray, horizon: float, paths: int) -> np.ndarray:
     """Per-position unit values, shape (points, positions), for each shock pair.
 
-    spot_shocks, vol_shocks: (points, assets) relative spot moves and absolute vol shifts.
+    spot_shocks, vol_shocks: (points, assets) relative spot moves and absolute vol shifts;
+    shifted vols below `MIN_VOL` are revalued at it by every method (`floored_points` says
+    which).
     """
     m = problem.market
     dp = plan_date(problem, prep, horizon, paths, valuation_grid(problem, [horizon]))
@@ -39,8 +42,7 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     n_pos = len(problem.positions)
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
-    base_v = (problem.model.params["v0"] if problem.model.has_variance else m.vols ** 2)
-    base_vol = np.sqrt(base_v)
+    base_vol = problem.model.base_vols(m)
     asian = [problem.positions[i] for i in prep.plan.order[
         shape.n_linear + shape.n_terminal: shape.n_linear + shape.n_terminal + shape.n_asian]]
     n_fixed = np.array([sum(d <= horizon * (1 + 1e-12) for d in fixing_dates(p))
@@ -51,9 +53,8 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     def one(spot_shock, vol_shock):
         s = p.spots * (1.0 + spot_shock)
         x = jnp.log(s)
-        vols = (jnp.asarray(m.vols, dtype) if not problem.model.has_variance
-                else jnp.asarray(base_vol, dtype)) + vol_shock
-        v = (jnp.asarray(base_vol, dtype) + vol_shock) ** 2
+        vols, _ = shocked_vols(jnp.asarray(base_vol, dtype), vol_shock)
+        v = vols ** 2
         tb = terms["barrier"]
         xb = x[tb["asset"]]
         alive = jnp.where(tb["up"], xb < tb["log_level"], xb > tb["log_level"]).astype(x.dtype)
@@ -71,6 +72,11 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     kernel = jax.jit(jax.vmap(one))
     out = kernel(jnp.asarray(spot_shocks, dtype), jnp.asarray(vol_shocks, dtype))
     return np.asarray(jax.device_get(out), np.float64)
+
+
+def floored_points(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray:
+    """(points, assets) bool: where `revalue_shocked` floors the shifted vol at MIN_VOL."""
+    return shocked_vols(problem.model.base_vols(problem.market), vol_shocks)[1]
 
 
 def margin_points(grid: MarginGrid, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -105,8 +111,10 @@ def margin_requirement(losses: np.ndarray, weights: np.ndarray, labels: list[dic
                        mode: str, n_assets: int) -> tuple[float, int]:
     """Requirement and the index of the worst point, for one sub-book's point losses."""
     w = losses * weights
+    # A NaN loss must raise, never read as "no loss" through max(0, nan) == 0.
+    worst = finite_max(w, "margin.points", [f"weighted loss of grid point {lab}"
+                                            for lab in labels])
     if mode == "joint":
-        worst = int(np.argmax(w))
         return max(0.0, float(w[worst])), worst
     total, worst, worst_val = 0.0, 0, -np.inf
     for a in range(n_assets):

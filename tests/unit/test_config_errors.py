@@ -138,3 +138,71 @@ def test_unknown_top_level_key():
     cfg["portfolo"] = {}
     with pytest.raises(ConfigError, match="^portfolo: .*no such field"):
         mcrisk.build(cfg)
+
+
+@pytest.mark.parametrize("model", ["heston", "bates"])
+@pytest.mark.parametrize("rho", [-1.0, 1.0])
+def test_perfect_spot_variance_correlation_rejected(model, rho):
+    # |rho| = 1 used to pass and made the Fourier revaluation return NaN.
+    cfg = copy.deepcopy(BASE)
+    cfg["model"] = dict(name=model, kappa=2.0, theta=0.4, xi=0.5, rho=rho, jump_intensity=1.0,
+                        jump_mean=-0.1, jump_std=0.1)
+    if model == "heston":
+        for k in ("jump_intensity", "jump_mean", "jump_std"):
+            del cfg["model"][k]
+    with pytest.raises(ConfigError, match=r"^model.rho: .*strictly inside \(-1, 1\)"):
+        mcrisk.build(cfg)
+
+
+def test_check_finite_names_the_path():
+    import numpy as np
+
+    from mcrisk.errors import NonFiniteError, check_finite
+
+    res = {"positions": [{"value": 1.0}, {"value": 2.0, "greeks": {"delta": {"A": 0.5}}}],
+           "stress": {"grid": np.array([[0.0, 1.0], [2.0, 3.0]])}, "name": "x"}
+    assert check_finite(res) is res
+    res["positions"][1]["greeks"]["delta"]["A"] = math.inf
+    with pytest.raises(NonFiniteError, match=r"^positions\[1\].greeks.delta.A: computed inf"):
+        check_finite(res)
+    res["positions"][1]["greeks"]["delta"]["A"] = 0.5
+    res["stress"]["grid"][1, 1] = np.nan
+    with pytest.raises(NonFiniteError, match=r"^stress.grid\[1\]\[1\]: computed nan"):
+        check_finite(res)
+
+
+def _single(vol, expiry, option="call", rate=0.0, dividend=0.0, dtype="float32"):
+    return dict(market=dict(assets=["A"], spot=[100.0], vol=[vol], rate=rate,
+                            dividend=[dividend]),
+                sim=dict(n_paths=20_000, n_steps=2, seed=0, dtype=dtype, chunk_size=20_000),
+                greeks=dict(enabled=False),
+                portfolio=dict(positions=[dict(type="european", asset="A", option=option,
+                                               strike=100.0, expiry=expiry)]))
+
+
+@pytest.mark.parametrize("vol,expiry", [(50.0, 1.0), (0.6, 1000.0)])
+def test_call_beyond_monte_carlo_reach_rejected(vol, expiry):
+    # Both priced at 0.00 +- 0.00 where the value is about the spot (100).
+    with pytest.raises(ConfigError, match=r"^portfolio.positions\[0\].expiry: .*vol\^2 x "
+                                          r"expiry <= 15.1 .*sim.n_paths = 20000"):
+        mcrisk.build(_single(vol, expiry))
+
+
+def test_float32_underflow_rejected_and_float64_priced():
+    # Discounting over 1000 years at 10% is exp(-100): 0 in float32, so the put read 0 +- 0.
+    from scipy.stats import norm
+
+    with pytest.raises(ConfigError, match=r"^portfolio.positions\[0\].expiry: .*float32.*"
+                                          r"set sim.dtype: float64"):
+        mcrisk.build(_single(0.05, 1000.0, "put", 0.1, 0.1))
+    got = mcrisk.price(_single(0.05, 1000.0, "put", 0.1, 0.1, "float64"))["positions"][0]
+    sd = 0.05 * math.sqrt(1000.0)
+    ref = 100.0 * math.exp(-100.0) * (norm.cdf(sd / 2) - norm.cdf(-sd / 2))  # 2.12e-42
+    assert abs(got["value"] - ref) <= 4 * got["stderr"], (got["value"], ref, got["stderr"])
+
+
+def test_sample_index_bounded():
+    cfg = copy.deepcopy(BASE)
+    cfg["sim"]["n_paths"] = 2 ** 32 + 2
+    with pytest.raises(ConfigError, match=r"^sim.n_paths: .*at most 4294967296 = 2\^32"):
+        mcrisk.build(cfg)
