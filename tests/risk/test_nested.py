@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 from scipy import integrate
 from scipy.stats import norm
 
@@ -87,7 +86,3 @@ def test_nested_geometric_asian_with_past_fixings_matches_closed_form():
             lo, hi = nested[m + "_ci"][str(LEVEL)]
             assert lo <= closed[m][str(LEVEL)] <= hi, (seed, m, lo, hi, closed[m])
 
-
-def test_inner_paths_must_split_into_antithetic_halves():
-    with pytest.raises(mcrisk.ConfigError, match="risk.inner_paths"):
-        mcrisk.risk(dict(_cfg(0, EUROPEAN, H), risk={"inner_paths": 30}))

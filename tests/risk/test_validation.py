@@ -129,11 +129,13 @@ def test_stress_vol_shift_checked_against_the_model_vol():
         mcrisk.build(cfg)
 
 
-def test_odd_inner_paths_rejected():
-    # Nested paths are antithetic pairs: 15 inner paths silently ran 14.
+@pytest.mark.parametrize("inner", [15, 30])
+def test_inner_paths_not_in_two_antithetic_halves_rejected(inner):
+    # Nested paths are antithetic pairs split in two halves: 15 inner paths silently ran 14.
     cfg = copy.deepcopy(HESTON)
-    cfg["risk"]["inner_paths"] = 15
-    with pytest.raises(mcrisk.ConfigError, match=r"^risk.inner_paths: got 15; .*even"):
+    cfg["risk"]["inner_paths"] = inner
+    with pytest.raises(mcrisk.ConfigError,
+                       match=rf"^risk.inner_paths: got {inner}; .*multiple of 4"):
         mcrisk.build(cfg)
 
 
