@@ -185,6 +185,7 @@ class Risk:
     method: str = "full"
     inner_paths: int = 256
     revaluation: str = "auto"
+    stress_paths: int | None = None
     vol_dynamics: str = "sticky_strike"
     vol_shock: np.ndarray | None = None
     dates: tuple[float, ...] = ()

@@ -10,7 +10,8 @@ from mcrisk import errors as E
 from mcrisk.errors import ConfigError
 from mcrisk.problem import MIN_VOL, Market, MarginGrid, Risk, StressScenario
 
-KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "vol_dynamics", "vol_shock", "dates",
+KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "stress_paths",
+        "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
         "histogram_bins", "name")
 
@@ -36,6 +37,12 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                           "a multiple of 4 (two halves of antithetic pairs)")
     revaluation = E.choice("risk.revaluation", raw.get("revaluation", d.revaluation),
                            ("auto", "nested"))
+    stress_paths = None
+    if raw.get("stress_paths") is not None:
+        stress_paths = E.integer("risk.stress_paths", raw["stress_paths"], lo=2)
+        if stress_paths % 2:
+            raise ConfigError("risk.stress_paths", stress_paths,
+                              "an even number (antithetic pairs)")
     vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
                        ("sticky_strike", "shock"))
     shock = None
@@ -79,7 +86,7 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                   hi_open=True)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
     return Risk(horizon=horizon, levels=levels, method=method, inner_paths=inner,
-                revaluation=revaluation,
+                revaluation=revaluation, stress_paths=stress_paths,
                 vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
                 collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
                 ci_level=ci, histogram_bins=bins)

@@ -79,6 +79,7 @@ class RiskConf:
     method: str = "full"
     inner_paths: int = 256
     revaluation: str = "auto"
+    stress_paths: Optional[int] = None
     vol_dynamics: str = "sticky_strike"
     vol_shock: Any = None
     dates: List[float] = field(default_factory=list)

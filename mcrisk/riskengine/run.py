@@ -59,7 +59,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     n_a = m.n_assets
     zero = np.zeros((1, n_a))
     base = stress.revalue_shocked(problem, base_prep, zero, zero, 0.0,
-                                  min(problem.sim.n_paths, STRESS_PATHS))[0]
+                                  stress_paths(problem)).values[0]
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
     unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
@@ -216,13 +216,18 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
     problem = build(cfg)
     prep = prepare(problem)
     zero = np.zeros((1, problem.market.n_assets))
-    base = stress.revalue_shocked(problem, prep, zero, zero, 0.0,
-                                  min(problem.sim.n_paths, STRESS_PATHS))[0]
+    paths = stress_paths(problem)
+    today = stress.revalue_shocked(problem, prep, zero, zero, 0.0, paths)
+    base = today.values[0]
     q = np.array([p.quantity for p in problem.positions])
     names = [p.name for p in problem.positions]
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
-    out = {"task": "stress", "today": {"book": float(q @ base),
-                                       "positions": dict(zip(names, map(float, q * base)))}}
+    se = np.abs(q) * today.stderr[0]
+    out = {"task": "stress", "today": {
+        "book": float(q @ base), "positions": dict(zip(names, map(float, q * base))),
+        "stderr": dict(zip(names, map(float, se))),
+        "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
+                   for nm, n in zip(names, today.nested)}}}
     out.update(_stress_and_margin(problem, prep, base, q, names))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                n_paths=problem.sim.n_paths, notes=list(problem.notes) + _margin_notes(out))
@@ -284,24 +289,34 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
     m = problem.market
     scenarios = problem.risk.stress
     # One revaluation call (one compilation) per distinct horizon, not per scenario.
-    vals: dict[int, np.ndarray] = {}
+    got: dict[int, tuple] = {}
     for h in sorted({s.horizon for s in scenarios}):
         idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
-        got = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
-                                     np.stack([scenarios[i].vol for i in idx]), h,
-                                     min(problem.sim.n_paths, STRESS_PATHS))
-        vals.update(zip(idx, got))
+        r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
+                                   np.stack([scenarios[i].vol for i in idx]), h,
+                                   stress_paths(problem), books=q[None])
+        ref = np.where(r.nested, r.ref, base)
+        for k, i in enumerate(idx):
+            got[i] = (r.values[k], ref, r.loss_stderr[k], r.book_loss_stderr[k, 0])
     for i, s in enumerate(scenarios):
-        require_finite(vals[i][None], names, lambda _, i=i, s=s: (
+        require_finite(got[i][0][None], names, lambda _, i=i, s=s: (
             f"stress[{i}]", f"stress scenario '{s.name}'"))
     out = []
     for i, s in enumerate(scenarios):
-        pos = q * (base - vals[i])
+        vals, ref, loss_se, book_se = got[i]
+        pos = q * (ref - vals)
         out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
                     "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
-                    "horizon": s.horizon, "loss": float(pos.sum()),
-                    "by_position": dict(zip(names, map(float, pos)))})
+                    "horizon": s.horizon, "loss": float(pos.sum()), "loss_stderr": float(book_se),
+                    "by_position": dict(zip(names, map(float, pos))),
+                    "by_position_stderr": dict(zip(names, map(float, np.abs(q) * loss_se)))})
     return out
+
+
+def stress_paths(problem: Problem) -> int:
+    """Paths of the Monte Carlo revaluations of stress and margin points."""
+    return problem.risk.stress_paths or min(problem.sim.n_paths - problem.sim.n_paths % 2,
+                                            STRESS_PATHS)
 
 
 def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:
@@ -323,23 +338,30 @@ def _margin(problem: Problem, prep, base, q) -> dict:
     grid = problem.risk.margin
     m = problem.market
     spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
-    vals = stress.revalue_shocked(problem, prep, spot, vol, 0.0,
-                                  min(problem.sim.n_paths, STRESS_PATHS))
+    venues = [p.venue or "default" for p in problem.positions]
+    venue_names = sorted(set(venues))
+    sel = np.array([[x == v for x in venues] for v in venue_names])
+    r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
+                               books=np.vstack([q[None], q * sel]))
+    vals = r.values
     names = [p.name for p in problem.positions]
     require_finite(vals, names, lambda i: (
         f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
-    pos_loss = q * (base - vals)  # (points, positions)
-    venues = [p.venue or "default" for p in problem.positions]
+    pos_loss = q * (np.where(r.nested, r.ref, base) - vals)  # (points, positions)
     book_loss = pos_loss.sum(axis=1)
     req, worst = stress.margin_requirement(book_loss, weight, labels, grid.mode, m.n_assets)
-    per_venue = {}
-    for v in sorted(set(venues)):
-        sel = np.array([x == v for x in venues])
-        r, _ = stress.margin_requirement(pos_loss[:, sel].sum(axis=1), weight, labels,
-                                         grid.mode, m.n_assets)
-        per_venue[v] = r
+    req_se = stress.requirement_stderr(book_loss, r.book_loss_stderr[:, 0], weight, labels,
+                                       grid.mode, m.n_assets)
+    per_venue, per_venue_se = {}, {}
+    for b, v in enumerate(venue_names):
+        loss_v = pos_loss[:, sel[b]].sum(axis=1)
+        per_venue[v], _ = stress.margin_requirement(loss_v, weight, labels, grid.mode,
+                                                    m.n_assets)
+        per_venue_se[v] = stress.requirement_stderr(loss_v, r.book_loss_stderr[:, 1 + b],
+                                                    weight, labels, grid.mode, m.n_assets)
     points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
-                   loss=float(l)) for lab, l in zip(labels, book_loss)]
+                   loss=float(l), loss_stderr=float(e))
+              for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0])]
     floored = stress.floored_points(problem, vol)
     notes = []
     for a in np.flatnonzero(floored.any(axis=0)):
@@ -347,9 +369,12 @@ def _margin(problem: Problem, prep, base, q) -> dict:
         notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
                      f"({problem.model.base_vols(m)[a]:g}) below {MIN_VOL:g} at grid points "
                      f"{idx}; those points are revalued at vol {MIN_VOL:g}")
-    return {"requirement": req, "worst_point": points[worst], "points": points,
+    return {"requirement": req, "requirement_stderr": req_se,
+            "revaluation_paths": stress_paths(problem) if r.nested.any() else None,
+            "worst_point": points[worst], "points": points,
             "vol_floored_points": np.flatnonzero(floored.any(axis=1)).tolist(), "notes": notes,
-            "per_venue": per_venue, "sum_of_venues": float(sum(per_venue.values())),
+            "per_venue": per_venue, "per_venue_stderr": per_venue_se,
+            "sum_of_venues": float(sum(per_venue.values())),
             "cross_venue_saving": float(sum(per_venue.values()) - req),
             "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
                      "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,

@@ -4,8 +4,10 @@ A stress moves spots by relative shocks and vols by absolute shifts, instantly (
 forward `horizon` years with the spot held at its shocked level: fixings in between fix at
 it, options expiring in between pay their intrinsic value at it). Every position is
 revalued as at a risk date: closed forms where they exist, otherwise Monte Carlo with
-`stress_paths` paths whose keys are the same at every grid point (common random numbers,
-so grid losses are smooth in the shocks and the unshocked point revalues to the base).
+`risk.stress_paths` paths whose keys are the same at every grid point (common random
+numbers, so grid losses are smooth in the shocks and the unshocked point revalues to the
+base). The Monte Carlo values come with their standard errors, and losses with the
+standard error of the difference to today's value estimated on the same inner paths.
 """
 
 from __future__ import annotations
@@ -14,32 +16,55 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from typing import NamedTuple
+
 from mcrisk.engine import Prepared
 from mcrisk.errors import finite_max
-from mcrisk.instruments.book import Obs, fixing_dates, payoffs
+from mcrisk.instruments.book import Obs, fixing_dates, init_obs, payoffs
+from mcrisk.models import REGISTRY
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
 from mcrisk.riskengine.revalue import (ScenarioState, group_arrays, plan_date, shocked_vols,
-                                      valuation_grid, value_at)
+                                      valuation_grid, value_samples)
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 
 
+class Revalued(NamedTuple):
+    """Unit values at shocked points and their Monte Carlo errors (NumPy, float64).
+
+    `nested` marks the positions revalued by Monte Carlo at the points; their loss is taken
+    against `ref`, today's value on the same inner paths (for the others `ref` is zero and
+    the caller's exact value of today applies). Closed forms have zero errors.
+    """
+
+    values: np.ndarray  # (points, positions)
+    stderr: np.ndarray  # (points, positions)
+    nested: np.ndarray  # (positions,) bool
+    ref: np.ndarray  # (positions,)
+    loss_stderr: np.ndarray  # (points, positions): of ref - value
+    book_loss_stderr: np.ndarray  # (points, books): of books @ (ref - value)
+
+
 def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
-                    vol_shocks: np.ndarray, horizon: float, paths: int) -> np.ndarray:
-    """Per-position unit values, shape (points, positions), for each shock pair.
+                    vol_shocks: np.ndarray, horizon: float, paths: int,
+                    books: np.ndarray | None = None) -> Revalued:
+    """Revalue every position at each shock pair.
 
     spot_shocks, vol_shocks: (points, assets) relative spot moves and absolute vol shifts;
     shifted vols below `MIN_VOL` are revalued at it by every method (`floored_points` says
-    which).
+    which). books: (books, positions) quantities of the sub-books whose loss errors are
+    wanted (default: none).
     """
     m = problem.market
-    dp = plan_date(problem, prep, horizon, paths, valuation_grid(problem, [horizon]))
+    grid = valuation_grid(problem, [horizon])
+    dp = plan_date(problem, prep, horizon, paths, grid)
     dtype = prep.spec.dtype
     groups = group_arrays(dp, dtype)
     shape = prep.plan.shape
     terms = prep.terms
     n_pos = len(problem.positions)
+    books = np.zeros((0, n_pos)) if books is None else np.asarray(books, np.float64)
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
     base_vol = problem.model.base_vols(m)
@@ -49,6 +74,12 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                         for p in asian], np.float64)
     key = jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS)
     p = prep.params
+    nested_idx = (dp.nested_idx[dp.nested.plan.order] if dp.nested is not None
+                  else np.zeros(0, np.int64))
+    # Today's value of the same positions on the same inner paths (common random numbers
+    # by calendar interval on one grid), for losses and their errors.
+    dp0 = (plan_date(problem, prep, 0.0, paths, grid, only_nested=dp.nested_idx)
+           if dp.nested is not None else None)
 
     def one(spot_shock, vol_shock):
         s = p.spots * (1.0 + spot_shock)
@@ -67,11 +98,42 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                   survival=alive, run_max=jnp.maximum(s0_l, s_l), run_min=jnp.minimum(s0_l, s_l))
         realized = payoffs(obs, terms, p.spots, p.rate)[inv]
         st = ScenarioState(x=x, v=v, obs=obs, funding=s * horizon)
-        return value_at(dp, groups, st, p, vols, realized, key)
+        return value_samples(dp, groups, st, p, vols, realized, key)
 
-    kernel = jax.jit(jax.vmap(one))
-    out = kernel(jnp.asarray(spot_shocks, dtype), jnp.asarray(vol_shocks, dtype))
-    return np.asarray(jax.device_get(out), np.float64)
+    def today_samples():
+        state = REGISTRY[prep.spec.model].init(p)
+        st0 = ScenarioState(x=state.x, v=state.v, obs=init_obs(shape, terms, state.x),
+                            funding=jnp.zeros_like(state.x))
+        vols0 = jnp.asarray(base_vol, dtype)
+        return value_samples(dp0, group_arrays(dp0, dtype), st0, p, vols0,
+                             jnp.zeros((n_pos,), dtype), key)[1]
+
+    def kernel(spot_shocks, vol_shocks, qb):
+        exact, samples = jax.vmap(one)(spot_shocks, vol_shocks)
+        zeros = jnp.zeros_like(exact)
+        if samples is None:
+            return exact, zeros, jnp.zeros((n_pos,), dtype), zeros, jnp.zeros(
+                (exact.shape[0], qb.shape[0]), dtype)
+        k = samples.shape[1]
+        s0 = today_samples()
+        diff = s0[None] - samples  # (points, pairs, nested): unit losses pair by pair
+
+        def se(a):
+            return jnp.std(a, axis=1, ddof=1) / jnp.sqrt(k)
+
+        values = exact.at[:, nested_idx].set(jnp.mean(samples, axis=1))
+        stderr = zeros.at[:, nested_idx].set(se(samples))
+        ref = jnp.zeros((n_pos,), dtype).at[nested_idx].set(jnp.mean(s0, axis=0))
+        loss_se = zeros.at[:, nested_idx].set(se(diff))
+        book_se = se(jnp.einsum("pkn,bn->pkb", diff, qb[:, nested_idx]))
+        return values, stderr, ref, loss_se, book_se
+
+    out = jax.jit(kernel)(jnp.asarray(spot_shocks, dtype), jnp.asarray(vol_shocks, dtype),
+                          jnp.asarray(books, dtype))
+    values, stderr, ref, loss_se, book_se = (np.asarray(a, np.float64)
+                                             for a in jax.device_get(out))
+    return Revalued(values=values, stderr=stderr, nested=np.isin(np.arange(n_pos), nested_idx),
+                    ref=ref, loss_stderr=loss_se, book_loss_stderr=book_se)
 
 
 def floored_points(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray:
@@ -124,3 +186,19 @@ def margin_requirement(losses: np.ndarray, weights: np.ndarray, labels: list[dic
         if w[j] > worst_val:
             worst, worst_val = j, w[j]
     return total, worst
+
+
+def requirement_stderr(losses: np.ndarray, stderr: np.ndarray, weights: np.ndarray,
+                       labels: list[dict], mode: str, n_assets: int) -> float:
+    """Monte Carlo standard error of `margin_requirement`: that of the weighted loss of the
+    point(s) it takes (per_asset: their sum, a bound, as the points share inner paths)."""
+    w = losses * weights
+    if mode == "joint":
+        j = int(np.argmax(w))
+        return float(weights[j] * stderr[j]) if w[j] > 0 else 0.0
+    total = 0.0
+    for a in range(n_assets):
+        idx = [i for i, lab in enumerate(labels) if lab["asset"] == a]
+        j = idx[int(np.argmax(w[idx]))]
+        total += float(weights[j] * stderr[j]) if w[j] > 0 else 0.0
+    return total

@@ -89,7 +89,7 @@ def test_vol_shift_past_zero_floored_alike_by_every_method():
     problem = mcrisk.build(copy.deepcopy(TWO))
     shock = np.array([[0.0, 0.0], [-0.1, -0.1]])
     vals = stress.revalue_shocked(problem, prepare(problem), np.zeros((2, 2)), shock, 0.0,
-                                  problem.sim.n_paths)
+                                  problem.sim.n_paths).values
     ref = _bs_call(100.0, 100.0, 0.5, MIN_VOL)  # 0.282
     assert vals[1, 0] == pytest.approx(ref, rel=1e-9)
     se = _call_payoff_sd(100.0, 100.0, 0.5, MIN_VOL) / np.sqrt(problem.sim.n_paths / 2)
@@ -103,7 +103,7 @@ def test_vol_shift_past_zero_floored_alike_by_every_method():
     hcfg["portfolio"]["positions"][0]["expiry"] = qlref.years(182)
     hprob = mcrisk.build(hcfg)
     hv = stress.revalue_shocked(hprob, prepare(hprob), np.zeros((1, 1)), np.array([[-0.1]]),
-                                0.0, 100)
+                                0.0, 100).values
     ql_ref = qlref.heston(100.0, 100.0, 182, 0.0, 0.0, MIN_VOL ** 2, 1.0, 0.04, 0.1, -0.5,
                           "call")
     assert hv[0, 0] == pytest.approx(ql_ref, rel=1e-4)
