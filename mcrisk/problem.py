@@ -75,6 +75,10 @@ class Sim:
     Attributes:
         n_paths: number of simulated paths (antithetic pairs count as two paths).
         n_steps: uniform time steps over [0, last event date]; event dates are added.
+        steps_per_year: minimum step density in steps per year (0: none).
+        min_steps: minimum number of steps over [0, T] of each path-dependent position
+            (barrier, Asian, lookback) with expiry T (0: none). The grid's step at each date is
+            the finest these three settings ask for; see `mcrisk.grid.make_grid`.
         seed: root PRNG seed.
         antithetic: pair each path with its mirror (negated normals).
         dtype: "float32" or "float64".
@@ -83,6 +87,8 @@ class Sim:
 
     n_paths: int = 100_000
     n_steps: int = 64
+    steps_per_year: int = 0
+    min_steps: int = 256
     seed: int = 0
     antithetic: bool = True
     dtype: str = "float32"

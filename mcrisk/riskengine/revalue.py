@@ -27,7 +27,7 @@ from jax.scipy.special import ndtr
 
 from mcrisk.analytic import barrier as an_barrier
 from mcrisk.analytic import bs, heston, margrabe, merton, stulz
-from mcrisk.config.positions import event_times
+from mcrisk.config.positions import event_times, path_expiries
 from mcrisk.engine import Prepared, prepare
 from mcrisk.grid import TimeGrid, grid_from_times, make_grid
 from mcrisk.instruments.book import Obs, fixing_dates
@@ -96,12 +96,15 @@ def _residual(p: Position, date: float) -> Position:
 
 def valuation_grid(problem: Problem, dates) -> TimeGrid:
     """One grid for every nested valuation: the book's events, the risk dates and
-    `sim.n_steps` uniform steps over the book's life. Nested paths from date d walk its nodes
+    `sim.n_steps` uniform steps over the book's life, refined by `sim.steps_per_year` and
+    `sim.min_steps` as in `make_grid`. Nested paths from date d walk its nodes
     after d and key their draws by the global step index, so the inner paths from today and
     from every later date share the draws of each calendar interval (common random numbers
     that really cancel in a loss)."""
     events = [t for p in problem.positions for t in event_times(p)] + [d for d in dates if d > 0]
-    return make_grid(events or [max(dates)], problem.sim.n_steps)
+    sim = problem.sim
+    return make_grid(events or [max(dates)], sim.n_steps, steps_per_year=sim.steps_per_year,
+                     min_steps=sim.min_steps, path_expiries=path_expiries(problem.positions))
 
 
 def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
