@@ -17,11 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk import stats
-from mcrisk.config.positions import event_times
+from mcrisk.config.positions import event_times, path_expiries
 from mcrisk.grid import TimeGrid, make_grid
 from mcrisk.instruments.book import BookPlan, plan_book
 from mcrisk.models.base import Params
-from mcrisk.problem import Problem
+from mcrisk.problem import Problem, min_steps_of
 from mcrisk.random import sample_keys
 from mcrisk.simulate import KernelSpec, make_layout, make_params, sample_payoffs, scan_inputs
 
@@ -68,7 +68,8 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
     if not dates and horizon is None:
         dates = [1.0 / 365.0]  # a book of spot/perps only: one nominal step, nothing observed
     if grid is None:
-        grid = make_grid(dates, sim.n_steps, horizon=horizon)
+        grid = make_grid(dates, sim.n_steps, horizon=horizon, steps_per_year=sim.steps_per_year,
+                         min_steps=min_steps_of(sim, problem.model.name), path_expiries=path_expiries(problem.positions))
     plan = plan_book(problem, grid, problem.greeks.smoothing)
     per_sample = 2 if sim.antithetic else 1
     n_samples = sim.n_paths // per_sample

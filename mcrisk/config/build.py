@@ -204,11 +204,17 @@ def build_model(raw: Any, market: Market, notes: list[str]) -> Model:
 
 def build_sim(raw: Any) -> Sim:
     raw = E.mapping("sim", raw)
-    E.only_keys("sim", raw, ("n_paths", "n_steps", "seed", "antithetic", "dtype",
-                             "chunk_size", "name"))
+    E.only_keys("sim", raw, ("n_paths", "n_steps", "steps_per_year", "min_steps", "seed",
+                             "antithetic", "dtype", "chunk_size", "name"))
     d = Sim()
     n_paths = E.integer("sim.n_paths", raw.get("n_paths", d.n_paths), lo=2)
     n_steps = E.integer("sim.n_steps", raw.get("n_steps", d.n_steps), lo=1)
+    steps_per_year = E.integer("sim.steps_per_year", raw.get("steps_per_year", d.steps_per_year),
+                               lo=0, what="an integer >= 0 (steps per year; 0 for none)")
+    min_steps = (None if raw.get("min_steps") is None else
+                 E.integer("sim.min_steps", raw["min_steps"], lo=0,
+                           what="an integer >= 0 (steps over each path-dependent expiry; 0 for "
+                                "none; null for the model's default)"))
     seed = E.integer("sim.seed", raw.get("seed", d.seed), lo=0)
     antithetic = E.boolean("sim.antithetic", raw.get("antithetic", d.antithetic))
     dtype = E.choice("sim.dtype", raw.get("dtype", d.dtype), DTYPES)
@@ -223,8 +229,9 @@ def build_sim(raw: Any) -> Sim:
     if antithetic and chunk % 2:
         raise ConfigError("sim.chunk_size", chunk,
                           "an even chunk size when sim.antithetic is true (a chunk never splits a pair)")
-    return Sim(n_paths=n_paths, n_steps=n_steps, seed=seed, antithetic=antithetic,
-               dtype=dtype, chunk_size=chunk)
+    return Sim(n_paths=n_paths, n_steps=n_steps, steps_per_year=steps_per_year,
+               min_steps=min_steps, seed=seed, antithetic=antithetic, dtype=dtype,
+               chunk_size=chunk)
 
 
 def _log_variance_rates(market: Market, model: Model) -> np.ndarray:

@@ -122,6 +122,16 @@ def build_position(path: str, raw: Any, market: Market, index: int) -> Position:
                     terms=terms, venue=venue)
 
 
+# Positions whose payoff depends on the path between event dates (or whose fixings do), so their
+# bias falls with the number of steps over their life: `sim.min_steps` applies to them.
+PATH_DEPENDENT = ("barrier", "asian", "lookback")
+
+
+def path_expiries(positions) -> list[float]:
+    """Expiries (years) of the path-dependent positions, the ends of the `sim.min_steps` spans."""
+    return [p.terms["expiry"] for p in positions if p.type in PATH_DEPENDENT]
+
+
 def event_times(position: Position) -> list[float]:
     """Dates (years) the payoff observes; they are placed exactly on the time grid."""
     t = position.terms.get("expiry")

@@ -48,6 +48,8 @@ class SimConf:
     name: Optional[str] = None
     n_paths: Any = 100_000
     n_steps: Any = 64
+    steps_per_year: Any = 0
+    min_steps: Any = None
     seed: int = 0
     antithetic: bool = True
     dtype: str = "float32"

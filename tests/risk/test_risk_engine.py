@@ -150,10 +150,12 @@ def test_margin_grid_points_exact_for_closed_form_book():
 
 @pytest.mark.parametrize("model", [dict(name="gbm"),
                                    dict(name="heston", kappa=2.0, theta=0.36, xi=0.8,
-                                        rho=-0.5)])
+                                        rho=-0.5),
+                                   dict(name="bates", kappa=2.0, theta=0.36, xi=0.8, rho=-0.5,
+                                        jump_intensity=2.0, jump_mean=-0.1, jump_std=0.15)])
 def test_nested_monte_carlo_agrees_with_closed_form(model):
     """A basket with weights [1, 0] is a european on A, revalued by nested MC; the european
-    itself by its closed form (Black-Scholes or Heston's characteristic function)."""
+    itself by its closed form (Black-Scholes, or the Heston/Bates characteristic function)."""
     from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
 
     cfg = copy.deepcopy(BOOK)
