@@ -36,3 +36,23 @@ def test_price_reports_the_refined_step_count():
                  barrier_type="down-and-out", expiry=0.25),
             dict(type="european", asset="X", option="call", strike=100.0, expiry=2.0)]))
     assert mcrisk.price(cfg)["n_steps"] == 32 + 7
+
+
+def test_default_min_steps_follows_the_model():
+    """Unset, min_steps refines only where the scheme needs it: not under gbm (exact bridge),
+    256 steps over the barrier's life under heston."""
+    from mcrisk.engine import prepare
+    from mcrisk.problem import MIN_STEPS
+
+    cfg = dict(
+        market=dict(assets=["X"], spot=[100.0], vol=[0.4], rate=0.0, corr=[[1.0]]),
+        sim=dict(n_paths=1000, n_steps=8, dtype="float32"), greeks=dict(enabled=False),
+        portfolio=dict(positions=[
+            dict(type="barrier", asset="X", option="call", strike=100.0, barrier=90.0,
+                 barrier_type="down-and-out", expiry=0.25),
+            dict(type="european", asset="X", option="call", strike=100.0, expiry=2.0)]))
+    gbm = prepare(mcrisk.build(dict(cfg, model=dict(name="gbm")))).grid
+    assert gbm.n_steps == 8  # 2 / 8 = 0.25: the barrier expiry is a node already
+    heston = prepare(mcrisk.build(dict(cfg, model=dict(name="heston", kappa=2.0, theta=0.16,
+                                                       xi=1.0, rho=-0.5)))).grid
+    assert int(np.sum(heston.times <= 0.25 + 1e-12)) - 1 == MIN_STEPS
