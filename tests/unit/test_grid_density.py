@@ -54,5 +54,5 @@ def test_default_min_steps_follows_the_model():
     gbm = prepare(mcrisk.build(dict(cfg, model=dict(name="gbm")))).grid
     assert gbm.n_steps == 8  # 2 / 8 = 0.25: the barrier expiry is a node already
     heston = prepare(mcrisk.build(dict(cfg, model=dict(name="heston", kappa=2.0, theta=0.16,
-                                                       xi=1.0, rho=-0.5)))).grid
+                                                       xi=0.5, rho=-0.5)))).grid
     assert int(np.sum(heston.times <= 0.25 + 1e-12)) - 1 == MIN_STEPS
