@@ -121,19 +121,14 @@ def test_stress_and_margin_against_hand_computed_black_scholes(chunked):
                                                         rel=1e-9)
     # Perpetual: linear in the spot, no funding accrued on an instantaneous shock.
     assert crash["by_position"]["perp"] == pytest.approx(-2.0 * (50.0 - 30.0), rel=1e-12)
+    # The deribit venue (short call + short perp) is all closed form: its requirement is
+    # the worst weighted grid loss computed by hand.
     margin = res["margin"]
-    for pt in margin["points"]:
-        s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
-        assert pt["asset"] is None and pt["weight"] in (1.0, 0.35)
-        assert np.isfinite(pt["loss"])
-        # Every point's loss is at least the call+put part computed by hand, within the
-        # Asian's Monte Carlo contribution (checked separately through the venue split).
-        del s, v
-    requirement = max(max(p["loss"] * p["weight"] for p in margin["points"]), 0.0)
-    assert margin["requirement"] == pytest.approx(requirement, rel=1e-12)
-    venues = margin["per_venue"]
-    assert set(venues) == {"deribit", "okx"}
-    assert margin["sum_of_venues"] >= margin["requirement"] - 1e-9  # netting never costs
+    hand = [pt["weight"] * (v_call(S0, VOL) - v_call(S0 * (1 + pt["spot"]), VOL + pt["vol"])
+                            + 2.0 * 50.0 * pt["spot"])
+            for pt in margin["points"]]
+    assert len(hand) == 5 * 3 + 2
+    assert margin["per_venue"]["deribit"] == pytest.approx(max(max(hand), 0.0), rel=1e-9)
 
 
 def test_margin_grid_points_exact_for_closed_form_book():
@@ -141,11 +136,17 @@ def test_margin_grid_points_exact_for_closed_form_book():
     cfg["portfolio"]["positions"] = cfg["portfolio"]["positions"][:2]
     cfg["risk"]["stress"] = []
     res = mcrisk.risk(cfg)
+    weighted = []
     for pt in res["margin"]["points"]:
         s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
         hand = (-2.0 * (_bs(S0, 110.0, 0.5, VOL, R) - _bs(s, 110.0, 0.5, v, R))
                 + 3.0 * (_bs(S0, 90.0, 0.5, VOL, R, False) - _bs(s, 90.0, 0.5, v, R, False)))
         assert pt["loss"] == pytest.approx(hand, rel=1e-9, abs=1e-9)
+        weighted.append(pt["weight"] * hand)
+        expected_weight = 0.35 if abs(pt["spot"]) > 0.2 + 1e-12 else 1.0
+        assert pt["weight"] == expected_weight
+    assert len(weighted) == 5 * 3 + 2
+    assert res["margin"]["requirement"] == pytest.approx(max(max(weighted), 0.0), rel=1e-9)
 
 
 @pytest.mark.parametrize("model", [dict(name="gbm"),
