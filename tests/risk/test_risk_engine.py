@@ -181,24 +181,38 @@ def test_nested_monte_carlo_agrees_with_closed_form(model):
     assert diff.std() <= inner_se.mean()
 
 
-def test_profile_pfe_and_liquidation_against_lognormal():
-    """Long perpetual: equity = C + q (S_d - S0) - funding; one date, so exact formulas."""
-    q, c, mm, d = 10.0, 400.0, 100.0, 30 / 365
+def test_profile_exposures_pfe_and_liquidation_against_lognormal():
+    """Long perpetual: value q (S_d - S0) at one date, so EE, ENE, mean value, PFE and the
+    liquidation probability are lognormal closed forms; scenarios are iid, so each estimate's
+    s.e. is the exact one of an iid mean / order statistic / proportion."""
+    q, c, mm, d, n = 10.0, 400.0, 100.0, 30 / 365, 40_000
     cfg = dict(market=dict(assets=["X"], spot=[S0], vol=[VOL], rate=R),
-               sim=dict(n_paths=40_000, n_steps=4, seed=9, dtype="float64", chunk_size=20_000),
+               sim=dict(n_paths=n, n_steps=4, seed=9, dtype="float64", chunk_size=20_000),
                greeks=dict(enabled=False),
                portfolio=dict(positions=[dict(type="perpetual", asset="X", quantity=q)]),
                risk=dict(horizon=d, dates=[d], collateral=c, maintenance_margin=mm,
                          pfe_level=0.9, margin=dict(enabled=False)))
-    res = mcrisk.risk(cfg)
-    prof = res["profile"]
+    prof = mcrisk.risk(cfg)["profile"]
     sd = VOL * math.sqrt(d)
     m = math.log(S0) + (R - 0.5 * VOL ** 2) * d
-    # Book value = q (S_d - S0): its 90% quantile, and P(C + value < M).
-    pfe = q * (math.exp(m + sd * norm.ppf(0.9)) - S0)
-    assert prof["pfe"][0] == pytest.approx(pfe, rel=0.03)
+    z = np.linspace(-10, 10, 400_001)
+    w = norm.pdf(z) * (z[1] - z[0])
+    v = q * (np.exp(m + sd * z) - S0)
+    d1 = (R * d + 0.5 * sd ** 2) / sd
+    exact = {"expected_exposure": q * S0 * (math.exp(R * d) * norm.cdf(d1) - norm.cdf(d1 - sd)),
+             "expected_negative_exposure": -q * S0 * (norm.cdf(sd - d1)
+                                                      - math.exp(R * d) * norm.cdf(-d1)),
+             "mean_value": q * S0 * (math.exp(R * d) - 1)}
+    for key, f in (("expected_exposure", np.maximum(v, 0)),
+                   ("expected_negative_exposure", np.minimum(v, 0)), ("mean_value", v)):
+        assert w @ f == pytest.approx(exact[key], rel=1e-7)  # the two references agree
+        se = math.sqrt((w @ f ** 2 - exact[key] ** 2) / n)
+        assert abs(prof[key][0] - exact[key]) <= 4 * se, (key, prof[key][0], exact[key], se)
+    # PFE: the 90% quantile of q (S_d - S0); s.e. of an order statistic sqrt(p(1-p)/n)/f.
+    x = math.exp(m + sd * norm.ppf(0.9))
+    pfe_se = math.sqrt(0.9 * 0.1 / n) * q * x * sd / norm.pdf(norm.ppf(0.9))
+    assert abs(prof["pfe"][0] - q * (x - S0)) <= 4 * pfe_se, (prof["pfe"], q * (x - S0), pfe_se)
     p_liq = norm.cdf((math.log(S0 - (c - mm) / q) - m) / sd)
-    n = 40_000
     assert abs(prof["liquidation"]["probability"] - p_liq) <= 4 * math.sqrt(p_liq * (1 - p_liq) / n)
     assert prof["liquidation"]["expected_time_given_liquidation"] == pytest.approx(d)
 
