@@ -217,3 +217,27 @@ def test_stress_with_horizon_against_hand_computed_values():
         hand = p["quantity"] * (today[nm] - later[nm])
         assert res["by_position"][nm] == pytest.approx(hand, rel=1e-8, abs=1e-9), nm
     assert res["horizon"] == h
+
+
+def test_tiny_quantity_keeps_exact_tail_and_moments():
+    """Losses of size 1e-120 (a dust position): ES, its interval and the moments are those of
+    the unit position times the quantity, not 0/0 from cubed losses underflowing."""
+    q, s0, vol, h, n = 1e-120, 100.0, 0.8, 0.25, 20_000
+    cfg = dict(market=dict(assets=["X"], spot=[s0], vol=[vol], rate=R),
+               sim=dict(n_paths=n, n_steps=2, seed=5, dtype="float64", chunk_size=n),
+               greeks=dict(enabled=False),
+               portfolio=dict(positions=[dict(type="spot", asset="X", quantity=q)]),
+               risk=dict(horizon=h, levels=[0.99], margin=dict(enabled=False)))
+    res = mcrisk.risk(cfg)
+    sd = vol * math.sqrt(h)
+    z = norm.ppf(0.01)  # the loss q (S0 - S_h) is large where the spot is low
+    es = q * (s0 - s0 * math.exp(R * h) * norm.cdf(z - sd) / 0.01)
+    lo, hi = res["es_ci"]["0.99"]
+    assert abs(res["es"]["0.99"] - es) <= 4 * (hi - lo) / (2 * 1.96), (res["es"], es, lo, hi)
+    mean = q * s0 * (1 - math.exp(R * h))
+    assert abs(res["stats"]["mean"] - mean) <= 4 * res["stats"]["mean_stderr"]
+    # Standard deviation: s.e. sd sqrt((excess kurtosis + 2) / 4n), lognormal kurtosis exact.
+    w = math.exp(sd ** 2)
+    exact_sd = q * s0 * math.exp(R * h) * math.sqrt(w - 1)
+    kurt = w ** 4 + 2 * w ** 3 + 3 * w ** 2 - 6
+    assert abs(res["stats"]["stdev"] - exact_sd) <= 4 * exact_sd * math.sqrt((kurt + 2) / (4 * n))
