@@ -148,7 +148,7 @@ class Tail:
         self.loo_top = np.empty((n_pos, 0))  # leave-one-out book losses, worst first
         self.count = 0
         self.shift = None
-        self.scale = 1.0
+        self.scale = 0.0
         self.sums = np.zeros(4)
         self.n_loss = 0
         self.worst = -np.inf
@@ -166,11 +166,17 @@ class Tail:
         loss = pos_losses.sum(axis=1)
         if self.shift is None:
             self.shift = float(loss.mean())
-            # Moments in units of the first chunk's loss size, so that d^3 and d^4 neither
-            # underflow (tiny quantities) nor overflow.
-            size = float(np.abs(loss).max())
-            self.scale = size if size > 0 else 1.0
-        d = (loss - self.shift) / self.scale
+        d = loss - self.shift
+        # Power sums in units of the largest |d| so far (|d| <= 1), re-based when a larger
+        # one arrives: d^3, d^4 of tiny losses (dust quantities) would underflow to 0/0, and
+        # of losses far larger than the first chunk's would overflow.
+        big = float(np.abs(d).max())
+        if big > self.scale:
+            r = self.scale / big
+            self.sums *= [r, r ** 2, r ** 3, r ** 4]
+            self.scale = big
+        if self.scale > 0:
+            d = d / self.scale
         self.sums += [d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()]
         self.count += loss.size
         self.n_loss += int((loss > 0).sum())

@@ -100,6 +100,26 @@ def test_tail_merge_matches_sorting_in_memory():
     assert tail.loo_top[1, :m].mean() == pytest.approx(loo, rel=1e-12)
 
 
+def test_tail_moments_across_chunks_of_very_different_size():
+    """A first chunk of dust-sized losses, then ordinary ones, then dust again: streamed
+    moments must match SciPy's on the whole sample (no underflow to 0/0, no overflow)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    parts = [1e-150 * rng.standard_normal(500), rng.lognormal(0, 1, 500),
+             1e-200 * rng.standard_normal(500)]
+    loss = np.concatenate(parts)
+    tail = Tail(loss.size, 1, (0.99,), 0.95, 20)
+    start = 0
+    for x in parts:
+        tail.update(x[:, None], np.arange(start, start + x.size))
+        start += x.size
+    st = tail.result()["stats"]
+    assert st["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-10)
+    assert st["skew"] == pytest.approx(stats.skew(loss), rel=1e-8)
+    assert st["excess_kurtosis"] == pytest.approx(stats.kurtosis(loss), rel=1e-8)
+
+
 def test_component_es_sums_to_es_and_incremental_es(chunked):
     res = chunked[3000]
     # The Asian is nested at the horizon: reported ES has the inner-noise bias removed, while
