@@ -80,6 +80,10 @@ def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
     k0_plain = -p.rho * p.kappa * p.theta * dt / p.xi
     k0 = jnp.where(quad, jnp.where(ok_q, k0_q - (k1 + 0.5 * k3) * v, k0_plain),
                    jnp.where(ok_e, k0_e - (k1 + 0.5 * k3) * v, k0_plain))
-    diffusion = jnp.sqrt(jnp.maximum(k3 * v + k4 * v_next, 0.0))
+    # Both variances can sit at QE's point mass at 0; a plain sqrt there has an infinite
+    # derivative and makes pathwise vega NaN, so the derivative is taken as 0 at 0.
+    var = k3 * v + k4 * v_next
+    pos = var > 0
+    diffusion = jnp.where(pos, jnp.sqrt(jnp.where(pos, var, 1.0)), 0.0)
     x = s.x + growth(p) * dt + k0 + k1 * v + k2 * v_next + diffusion * zperp
     return State(x=x, v=v_next)

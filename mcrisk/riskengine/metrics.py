@@ -108,12 +108,17 @@ def es_interval(top: np.ndarray, n: int, level: float, ci: float):
     es = t.mean(axis=-1)
     # Excesses over VaR; every scenario outside the top m contributes y = 0.
     y = t - t[..., m - 1:m]
+    # Moments of y in units of its largest value: tiny losses (a tiny quantity) would
+    # otherwise underflow in y^3 and c2^1.5 and give 0/0.
+    scale = y.max(axis=-1, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    y = y / scale
     mu = y.sum(axis=-1) / n
     e2 = (y * y).sum(axis=-1) / n
     e3 = (y ** 3).sum(axis=-1) / n
     c2 = np.maximum(e2 - mu * mu, 0.0)
     c3 = e3 - 3 * mu * e2 + 2 * mu ** 3
-    se = (n / m) * np.sqrt(c2 / (n - 1))
+    se = (n / m) * np.sqrt(c2 / (n - 1)) * scale[..., 0]
     safe = np.where(c2 > 0, c2, 1.0)
     skew = np.where(c2 > 0, np.maximum(c3, 0.0) / safe ** 1.5, 0.0)
     tq = t_quantile(0.5 + ci / 2, m - 1)
@@ -143,6 +148,7 @@ class Tail:
         self.loo_top = np.empty((n_pos, 0))  # leave-one-out book losses, worst first
         self.count = 0
         self.shift = None
+        self.scale = 0.0
         self.sums = np.zeros(4)
         self.n_loss = 0
         self.worst = -np.inf
@@ -161,6 +167,16 @@ class Tail:
         if self.shift is None:
             self.shift = float(loss.mean())
         d = loss - self.shift
+        # Power sums in units of the largest |d| so far (|d| <= 1), re-based when a larger
+        # one arrives: d^3, d^4 of tiny losses (dust quantities) would underflow to 0/0, and
+        # of losses far larger than the first chunk's would overflow.
+        big = float(np.abs(d).max())
+        if big > self.scale:
+            r = self.scale / big
+            self.sums *= [r, r ** 2, r ** 3, r ** 4]
+            self.scale = big
+        if self.scale > 0:
+            d = d / self.scale
         self.sums += [d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()]
         self.count += loss.size
         self.n_loss += int((loss > 0).sum())
@@ -226,8 +242,8 @@ class Tail:
         m4 = s4 - 4 * mean_d * s3 + 6 * mean_d ** 2 * s2 - 3 * mean_d ** 4
         sd = math.sqrt(max(var, 0.0))
         out["stats"] = {
-            "n_scenarios": n, "mean": self.shift + mean_d,
-            "stdev": sd * math.sqrt(n / max(n - 1, 1)),
+            "n_scenarios": n, "mean": self.shift + mean_d * self.scale,
+            "stdev": sd * self.scale * math.sqrt(n / max(n - 1, 1)),
             "skew": m3 / sd ** 3 if sd > 0 else 0.0,
             "excess_kurtosis": m4 / sd ** 4 - 3.0 if sd > 0 else 0.0,
             "worst_loss": self.worst, "prob_loss": self.n_loss / n,

@@ -96,3 +96,22 @@ def test_heston_default_v0_is_market_vol_squared():
     problem = mcrisk.build(cfg)
     assert problem.model.params["v0"] == pytest.approx([0.36, 0.49])
     assert math.isclose(problem.model.params["kappa"][1], 1.5)
+
+
+def test_heston_vega_where_variance_hits_zero_against_quantlib():
+    """xi^2 >> 2 kappa theta: QE's exponential branch puts variance at exactly 0 on many
+    steps, where a plain sqrt has an infinite derivative (pathwise vega was NaN). Vega is
+    with respect to sqrt(v0): QuantLib's central difference in v0 times 2 sqrt(v0)."""
+    v0, kappa, theta, xi, rho = 0.3, 1.5, 0.3, 2.0, -0.5
+    cfg = dict(market=dict(assets=["X"], spot=[100.0], vol=[math.sqrt(v0)], rate=R),
+               model=dict(name="heston", kappa=kappa, theta=theta, xi=xi, rho=rho),
+               sim=dict(n_paths=20_000, n_steps=16, seed=3, dtype="float64", chunk_size=20_000),
+               portfolio=dict(positions=[dict(type="european", asset="X", option="call",
+                                              strike=100.0, expiry=1.0)]))
+    with pytest.warns(UserWarning, match="Feller"):
+        g = mcrisk.price(cfg)["positions"][0]["greeks"]
+    h = 1e-4
+    ref = (qlref.heston(100.0, 100.0, 365, R, 0.0, v0 + h, kappa, theta, xi, rho, "call")
+           - qlref.heston(100.0, 100.0, 365, R, 0.0, v0 - h, kappa, theta, xi, rho, "call")
+           ) / (2 * h) * 2 * math.sqrt(v0)
+    assert abs(g["vega"]["X"] - ref) <= 4 * g["vega_stderr"]["X"], (g, ref)

@@ -100,8 +100,31 @@ def test_tail_merge_matches_sorting_in_memory():
     assert tail.loo_top[1, :m].mean() == pytest.approx(loo, rel=1e-12)
 
 
+def test_tail_moments_across_chunks_of_very_different_size():
+    """A first chunk of dust-sized losses, then ordinary ones, then dust again: streamed
+    moments must match SciPy's on the whole sample (no underflow to 0/0, no overflow)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    parts = [1e-150 * rng.standard_normal(500), rng.lognormal(0, 1, 500),
+             1e-200 * rng.standard_normal(500)]
+    loss = np.concatenate(parts)
+    tail = Tail(loss.size, 1, (0.99,), 0.95, 20)
+    start = 0
+    for x in parts:
+        tail.update(x[:, None], np.arange(start, start + x.size))
+        start += x.size
+    st = tail.result()["stats"]
+    assert st["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-10)
+    assert st["skew"] == pytest.approx(stats.skew(loss), rel=1e-8)
+    assert st["excess_kurtosis"] == pytest.approx(stats.kurtosis(loss), rel=1e-8)
+
+
 def test_component_es_sums_to_es_and_incremental_es(chunked):
     res = chunked[3000]
+    # The Asian is nested at the horizon: ES and its components get the same jackknife
+    # (linear in the tail means), so they still add up.
+    assert res["nested_error"] is not None
     for lvl, c in res["contributions"].items():
         assert sum(c["component_es"].values()) == pytest.approx(res["es"][lvl], rel=1e-12)
         assert sum(c["es_by_asset"].values()) == pytest.approx(res["es"][lvl], rel=1e-12)
@@ -121,19 +144,14 @@ def test_stress_and_margin_against_hand_computed_black_scholes(chunked):
                                                         rel=1e-9)
     # Perpetual: linear in the spot, no funding accrued on an instantaneous shock.
     assert crash["by_position"]["perp"] == pytest.approx(-2.0 * (50.0 - 30.0), rel=1e-12)
+    # The deribit venue (short call + short perp) is all closed form: its requirement is
+    # the worst weighted grid loss computed by hand.
     margin = res["margin"]
-    for pt in margin["points"]:
-        s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
-        assert pt["asset"] is None and pt["weight"] in (1.0, 0.35)
-        assert np.isfinite(pt["loss"])
-        # Every point's loss is at least the call+put part computed by hand, within the
-        # Asian's Monte Carlo contribution (checked separately through the venue split).
-        del s, v
-    requirement = max(max(p["loss"] * p["weight"] for p in margin["points"]), 0.0)
-    assert margin["requirement"] == pytest.approx(requirement, rel=1e-12)
-    venues = margin["per_venue"]
-    assert set(venues) == {"deribit", "okx"}
-    assert margin["sum_of_venues"] >= margin["requirement"] - 1e-9  # netting never costs
+    hand = [pt["weight"] * (v_call(S0, VOL) - v_call(S0 * (1 + pt["spot"]), VOL + pt["vol"])
+                            + 2.0 * 50.0 * pt["spot"])
+            for pt in margin["points"]]
+    assert len(hand) == 5 * 3 + 2
+    assert margin["per_venue"]["deribit"] == pytest.approx(max(max(hand), 0.0), rel=1e-9)
 
 
 def test_margin_grid_points_exact_for_closed_form_book():
@@ -141,11 +159,17 @@ def test_margin_grid_points_exact_for_closed_form_book():
     cfg["portfolio"]["positions"] = cfg["portfolio"]["positions"][:2]
     cfg["risk"]["stress"] = []
     res = mcrisk.risk(cfg)
+    weighted = []
     for pt in res["margin"]["points"]:
         s, v = S0 * (1 + pt["spot"]), VOL + pt["vol"]
         hand = (-2.0 * (_bs(S0, 110.0, 0.5, VOL, R) - _bs(s, 110.0, 0.5, v, R))
                 + 3.0 * (_bs(S0, 90.0, 0.5, VOL, R, False) - _bs(s, 90.0, 0.5, v, R, False)))
         assert pt["loss"] == pytest.approx(hand, rel=1e-9, abs=1e-9)
+        weighted.append(pt["weight"] * hand)
+        expected_weight = 0.35 if abs(pt["spot"]) > 0.2 + 1e-12 else 1.0
+        assert pt["weight"] == expected_weight
+    assert len(weighted) == 5 * 3 + 2
+    assert res["margin"]["requirement"] == pytest.approx(max(max(weighted), 0.0), rel=1e-9)
 
 
 @pytest.mark.parametrize("model", [dict(name="gbm"),
@@ -154,51 +178,70 @@ def test_margin_grid_points_exact_for_closed_form_book():
                                    dict(name="bates", kappa=2.0, theta=0.36, xi=0.8, rho=-0.5,
                                         jump_intensity=2.0, jump_mean=-0.1, jump_std=0.15)])
 def test_nested_monte_carlo_agrees_with_closed_form(model):
-    """A basket with weights [1, 0] is a european on A, revalued by nested MC; the european
-    itself by its closed form (Black-Scholes, or the Heston/Bates characteristic function)."""
-    from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+    """A european revalued by nested MC (`risk.revaluation: nested`, independent inner paths
+    per scenario) and by its closed form (Black-Scholes, or Heston's characteristic function
+    at the scenario's variance; Bates adds its jumps) on the same scenarios: the per-scenario differences are pure
+    inner noise, so their mean vanishes within 4 s.e. and their spread is small."""
+    n = 200
 
-    cfg = copy.deepcopy(BOOK)
-    cfg["model"] = model
-    cfg["portfolio"]["positions"] = [
-        dict(name="eu", type="european", asset="A", option="call", strike=105.0, expiry=0.25),
-        dict(name="bk", type="basket", assets=["A", "B"], weights=[1.0, 0.0], option="call",
-             strike=105.0, expiry=0.25)]
-    problem = mcrisk.build(cfg)
-    dates = [5 / 365]
-    prep = prepare_outer(problem, dates)
-    plans = plans_for(problem, prep, dates, 2048)
-    assert plans[0].nested_idx.tolist() == [1] and "eu" not in plans[0].nested_idx.tolist()
-    kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), problem.market.vols,
-                         64, 0, dates)
-    vals = np.asarray(kernel(np.uint32(0), np.int32(64))[0])[:, 0, :]
-    diff = vals[:, 1] - vals[:, 0]
-    # Every scenario draws its own inner paths: each must agree within 4 inner standard
-    # errors (1024 antithetic pairs of a payoff whose st.dev. is below 2x the price), and
-    # the errors are independent, so their mean over 64 scenarios shrinks by 8.
-    inner_se = 2 * np.maximum(vals[:, 0], 1.0) / math.sqrt(1024)
-    assert np.all(np.abs(diff) <= 4 * inner_se), diff
-    assert abs(diff.mean()) <= 4 * inner_se.mean() / math.sqrt(64)
+    def run(revaluation):
+        cfg = copy.deepcopy(BOOK)
+        cfg["model"] = model
+        cfg["sim"].update(n_paths=n, n_steps=16, chunk_size=n * 1024)
+        cfg["portfolio"]["positions"] = [dict(name="eu", type="european", asset="A",
+                                              option="call", strike=105.0, expiry=0.25)]
+        cfg["risk"] = dict(horizon=5 / 365, levels=[0.9], inner_paths=1024,
+                           revaluation=revaluation, margin=dict(enabled=False))
+        loss = np.zeros(n)
+
+        def sink(idx, pos_loss, spots):
+            loss[idx] = pos_loss[:, 0]
+
+        res = mcrisk.risk(cfg, sink=sink)
+        return res, loss
+
+    closed, l_closed = run("auto")
+    nested, l_nested = run("nested")
+    assert closed["methods_at_horizon"]["eu"].startswith("closed form")
+    assert nested["methods_at_horizon"]["eu"] == "nested monte carlo"
+    diff = l_nested - l_closed
+    sd = diff.std(ddof=1)
+    assert abs(diff.mean()) <= 4 * sd / math.sqrt(n), (diff.mean(), sd)
+    assert sd <= 0.1 * l_closed.std()
 
 
-def test_profile_pfe_and_liquidation_against_lognormal():
-    """Long perpetual: equity = C + q (S_d - S0) - funding; one date, so exact formulas."""
-    q, c, mm, d = 10.0, 400.0, 100.0, 30 / 365
+def test_profile_exposures_pfe_and_liquidation_against_lognormal():
+    """Long perpetual: value q (S_d - S0) at one date, so EE, ENE, mean value, PFE and the
+    liquidation probability are lognormal closed forms; scenarios are iid, so each estimate's
+    s.e. is the exact one of an iid mean / order statistic / proportion."""
+    q, c, mm, d, n = 10.0, 400.0, 100.0, 30 / 365, 40_000
     cfg = dict(market=dict(assets=["X"], spot=[S0], vol=[VOL], rate=R),
-               sim=dict(n_paths=40_000, n_steps=4, seed=9, dtype="float64", chunk_size=20_000),
+               sim=dict(n_paths=n, n_steps=4, seed=9, dtype="float64", chunk_size=20_000),
                greeks=dict(enabled=False),
                portfolio=dict(positions=[dict(type="perpetual", asset="X", quantity=q)]),
                risk=dict(horizon=d, dates=[d], collateral=c, maintenance_margin=mm,
                          pfe_level=0.9, margin=dict(enabled=False)))
-    res = mcrisk.risk(cfg)
-    prof = res["profile"]
+    prof = mcrisk.risk(cfg)["profile"]
     sd = VOL * math.sqrt(d)
     m = math.log(S0) + (R - 0.5 * VOL ** 2) * d
-    # Book value = q (S_d - S0): its 90% quantile, and P(C + value < M).
-    pfe = q * (math.exp(m + sd * norm.ppf(0.9)) - S0)
-    assert prof["pfe"][0] == pytest.approx(pfe, rel=0.03)
+    z = np.linspace(-10, 10, 400_001)
+    w = norm.pdf(z) * (z[1] - z[0])
+    v = q * (np.exp(m + sd * z) - S0)
+    d1 = (R * d + 0.5 * sd ** 2) / sd
+    exact = {"expected_exposure": q * S0 * (math.exp(R * d) * norm.cdf(d1) - norm.cdf(d1 - sd)),
+             "expected_negative_exposure": -q * S0 * (norm.cdf(sd - d1)
+                                                      - math.exp(R * d) * norm.cdf(-d1)),
+             "mean_value": q * S0 * (math.exp(R * d) - 1)}
+    for key, f in (("expected_exposure", np.maximum(v, 0)),
+                   ("expected_negative_exposure", np.minimum(v, 0)), ("mean_value", v)):
+        assert w @ f == pytest.approx(exact[key], rel=1e-7)  # the two references agree
+        se = math.sqrt((w @ f ** 2 - exact[key] ** 2) / n)
+        assert abs(prof[key][0] - exact[key]) <= 4 * se, (key, prof[key][0], exact[key], se)
+    # PFE: the 90% quantile of q (S_d - S0); s.e. of an order statistic sqrt(p(1-p)/n)/f.
+    x = math.exp(m + sd * norm.ppf(0.9))
+    pfe_se = math.sqrt(0.9 * 0.1 / n) * q * x * sd / norm.pdf(norm.ppf(0.9))
+    assert abs(prof["pfe"][0] - q * (x - S0)) <= 4 * pfe_se, (prof["pfe"], q * (x - S0), pfe_se)
     p_liq = norm.cdf((math.log(S0 - (c - mm) / q) - m) / sd)
-    n = 40_000
     assert abs(prof["liquidation"]["probability"] - p_liq) <= 4 * math.sqrt(p_liq * (1 - p_liq) / n)
     assert prof["liquidation"]["expected_time_given_liquidation"] == pytest.approx(d)
 
