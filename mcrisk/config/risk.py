@@ -39,7 +39,7 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                            ("auto", "nested"))
     stress_paths = None
     if raw.get("stress_paths") is not None:
-        stress_paths = E.integer("risk.stress_paths", raw["stress_paths"], lo=2)
+        stress_paths = E.integer("risk.stress_paths", raw["stress_paths"], lo=4)
         if stress_paths % 2:
             raise ConfigError("risk.stress_paths", stress_paths,
                               "an even number (antithetic pairs)")

@@ -122,9 +122,9 @@ def valuation_grid(problem: Problem, dates) -> TimeGrid:
     """One grid for every nested valuation: the book's events, the risk dates and
     `sim.n_steps` uniform steps over the book's life, refined by `sim.steps_per_year` and
     `sim.min_steps` as in `make_grid`. Nested paths from date d walk its nodes
-    after d and key their draws by the global step index, so the inner paths from today and
-    from every later date share the draws of each calendar interval (common random numbers
-    that really cancel in a loss)."""
+    after d and key their draws by the global step index, so inner paths with one key from
+    today and from a later date share the draws of each calendar interval after that date
+    (a scenario's nested loss then differences two estimates on common random numbers)."""
     events = [t for p in problem.positions for t in event_times(p)] + [d for d in dates if d > 0]
     sim = problem.sim
     return make_grid(events or [max(dates)], sim.n_steps, steps_per_year=sim.steps_per_year,

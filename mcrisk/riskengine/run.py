@@ -315,8 +315,9 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
 
 def stress_paths(problem: Problem) -> int:
     """Paths of the Monte Carlo revaluations of stress and margin points."""
-    return problem.risk.stress_paths or min(problem.sim.n_paths - problem.sim.n_paths % 2,
-                                            STRESS_PATHS)
+    # At least two antithetic pairs: a standard error needs two samples.
+    return problem.risk.stress_paths or max(4, min(problem.sim.n_paths - problem.sim.n_paths % 2,
+                                                   STRESS_PATHS))
 
 
 def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:

@@ -70,3 +70,13 @@ def test_odd_stress_paths_rejected():
 
     with pytest.raises(mcrisk.ConfigError, match=r"^risk.stress_paths: got 2001"):
         mcrisk.build(_cfg(2001))
+
+
+def test_tiny_runs_still_give_a_finite_stress_error():
+    """Two simulation paths must not leave the stress revaluation with a single antithetic
+    pair (no standard error: NaN)."""
+    cfg = _cfg(None)
+    cfg["sim"]["n_paths"] = 2
+    cfg["risk"]["margin"] = dict(enabled=False)
+    s = mcrisk.stress(cfg)["stress"][0]
+    assert np.isfinite(s["loss_stderr"]) and s["loss_stderr"] > 0
