@@ -117,8 +117,10 @@ def number(path: str, x: Any, *, lo: float | None = None, hi: float | None = Non
     return v
 
 
-def integer(path: str, x: Any, *, lo: int | None = None, what: str = "") -> int:
-    """Return ``x`` as an int >= lo; floats with an integral value (1e5) are accepted."""
+def integer(path: str, x: Any, *, lo: int | None = None, what: str = "",
+            multiple_of: int | None = None, why: str = "") -> int:
+    """Return ``x`` as an int >= lo (and a multiple of `multiple_of`, for the reason `why`);
+    floats with an integral value (1e5) are accepted."""
     expected = what or (f"an integer >= {lo}" if lo is not None else "an integer")
     if isinstance(x, bool):
         raise ConfigError(path, x, expected)
@@ -128,6 +130,8 @@ def integer(path: str, x: Any, *, lo: int | None = None, what: str = "") -> int:
         raise ConfigError(path, x, expected)
     if lo is not None and x < lo:
         raise ConfigError(path, x, expected)
+    if multiple_of is not None and x % multiple_of:
+        raise ConfigError(path, x, f"a multiple of {multiple_of} ({why})")
     return int(x)
 
 

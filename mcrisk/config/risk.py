@@ -30,19 +30,14 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                    for i, x in enumerate(E.sequence("risk.levels", raw.get("levels", d.levels),
                                                     min_length=1, what="a list of levels")))
     method = E.choice("risk.method", raw.get("method", d.method), ("full", "delta_gamma"))
-    inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=4)
-    if inner % 4:
-        # Antithetic pairs, split in two halves for the nested-bias correction.
-        raise ConfigError("risk.inner_paths", inner,
-                          "a multiple of 4 (two halves of antithetic pairs)")
+    inner = E.integer("risk.inner_paths", raw.get("inner_paths", d.inner_paths), lo=4,
+                      multiple_of=4, why="two halves of antithetic pairs")
     revaluation = E.choice("risk.revaluation", raw.get("revaluation", d.revaluation),
                            ("auto", "nested"))
     stress_paths = None
     if raw.get("stress_paths") is not None:
-        stress_paths = E.integer("risk.stress_paths", raw["stress_paths"], lo=4)
-        if stress_paths % 2:
-            raise ConfigError("risk.stress_paths", stress_paths,
-                              "an even number (antithetic pairs)")
+        stress_paths = E.integer("risk.stress_paths", raw["stress_paths"], lo=4, multiple_of=2,
+                                 why="antithetic pairs")
     vol_dyn = E.choice("risk.vol_dynamics", raw.get("vol_dynamics", d.vol_dynamics),
                        ("sticky_strike", "shock"))
     shock = None
