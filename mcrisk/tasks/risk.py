@@ -17,9 +17,16 @@ def table(result: dict) -> str:
         lines.append(f"{k:>7} {result['var'][k]:>14,.2f} [{v[0]:>12,.2f}, {v[1]:>12,.2f}] "
                      f"{result['es'][k]:>14,.2f} {e_txt}")
     s = result["stats"]
-    lines.append(f"mean loss {s['mean']:,.2f}  stdev {s['stdev']:,.2f}  skew {s['skew']:.3f}  "
+    lines.append(f"mean loss {s['mean']:,.2f} ± {s['mean_stderr']:,.2f}  stdev {s['stdev']:,.2f}  "
+                 f"skew {s['skew']:.3f}  "
                  f"excess kurtosis {s['excess_kurtosis']:.3f}  worst {s['worst_loss']:,.2f}  "
                  f"P(loss) {s['prob_loss']:.3f}")
+    ne = result.get("nested_error")
+    if ne:
+        lines.append(f"nested revaluation ({ne['inner_paths']} inner paths): inner-noise bias "
+                     "removed from VaR " + ", ".join(
+                         f"{k}: {v:+,.2f}" for k, v in ne["var_bias_removed"].items())
+                     + " (also added to the intervals)")
     top = max(result["contributions"], key=float)
     c = result["contributions"][top]
     lines += ["", f"contributions at {top}: {'position':<20} {'component ES':>14} "
@@ -27,11 +34,14 @@ def table(result: dict) -> str:
     for name, v in sorted(c["component_es"].items(), key=lambda kv: -kv[1]):
         lines.append(f"{'':<20} {name:<20} {v:>14,.2f} {c['incremental_es'][name]:>15,.2f}")
     for st in result.get("stress") or []:
-        lines.append(f"stress {st['name']:<20} loss {st['loss']:,.2f}")
+        err = f" ± {st['loss_stderr']:,.2f}" if st.get("loss_stderr") else ""
+        lines.append(f"stress {st['name']:<20} loss {st['loss']:,.2f}{err}")
     m = result.get("margin")
     if m:
         w = m["worst_point"]
-        lines.append(f"margin requirement {m['requirement']:,.2f} (worst: spot {w['spot']:+.0%}, "
+        err = f" ± {m['requirement_stderr']:,.2f}" if m.get("requirement_stderr") else ""
+        lines.append(f"margin requirement {m['requirement']:,.2f}{err} "
+                     f"(worst: spot {w['spot']:+.0%}, "
                      f"vol {w['vol']:+.2f}); per venue "
                      + ", ".join(f"{k} {v:,.2f}" for k, v in m["per_venue"].items())
                      + f"; cross-venue saving {m['cross_venue_saving']:,.2f}")
