@@ -98,6 +98,12 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     profile_dates = [dates.index(d) for d in rk.dates]
     profile = (Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
                        rk.maintenance_margin) if rk.dates else None)
+    # The profile's exposures (convex in the value) and quantiles carry the inner-noise bias
+    # too: the same half-sample jackknife removes it.
+    half_profiles = ([Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
+                              rk.maintenance_margin) for _ in range(2)]
+                     if rk.dates and any(plans[j].nested is not None for j in profile_dates)
+                     else [])
     n_chunks = -(-n // samples)
     for c in range(n_chunks):
         start = c * samples
@@ -122,11 +128,14 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
         pos_loss = q * (ref[:, 0] - vals[:, h_idx, :])
         tail.update(pos_loss, idx)
         for k, t in enumerate(half_tails):
-            t.update(q * (ref[:, 1 + k] - np.asarray(halves[:n_valid, k], np.float64)), idx)
+            t.update(q * (ref[:, 1 + k] - np.asarray(halves[:n_valid, h_idx, k], np.float64)),
+                     idx)
         if sink is not None:
             sink(idx, pos_loss, np.exp(np.asarray(xs[:n_valid], np.float64)))
         if profile is not None:
             profile.update(vals[:, profile_dates, :] @ q)
+        for k, pr in enumerate(half_profiles):
+            pr.update(np.asarray(halves[:n_valid][:, profile_dates, k], np.float64) @ q)
         if dg_tail is not None:
             dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
@@ -157,6 +166,13 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     out["methods_at_horizon"] = _methods(problem, plans[h_idx])
     if profile is not None:
         out["profile"] = profile.result()
+        if half_profiles:
+            out["profile"] = _jackknife(out["profile"], *(pr.result() for pr in half_profiles))
+            liq = out["profile"].get("liquidation")
+            if liq is not None:  # probabilities stay probabilities
+                liq["probability"] = min(max(liq["probability"], 0.0), 1.0)
+                liq["probability_by_date"] = np.clip(liq["probability_by_date"], 0, 1).tolist()
+            out["profile"]["nested_bias_corrected"] = True
     if dg_tail is not None:
         dg = dg_tail.result()
         out["delta_gamma"] = {
@@ -176,9 +192,16 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
 
 
 def _jackknife(full, half_a, half_b):
-    """2 x full - mean of the halves, leaf by leaf through nested dicts of numbers."""
+    """2 x full - mean of the halves, leaf by leaf through nested dicts and lists of numbers
+    (None where any of the three is None; equal inputs come back unchanged)."""
     if isinstance(full, dict):
         return {k: _jackknife(full[k], half_a[k], half_b[k]) for k in full}
+    if isinstance(full, list):
+        return [_jackknife(*x) for x in zip(full, half_a, half_b)]
+    if full is None or half_a is None or half_b is None:
+        return None
+    if full == half_a == half_b:
+        return full
     return 2.0 * full - 0.5 * (half_a + half_b)
 
 

@@ -115,8 +115,8 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
                 dates: list[float], vol_shift: np.ndarray | None = None):
     """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
     at every date (samples, dates, assets), the scenario variances before any shock
-    (samples, dates, assets), the valid mask, the horizon values from each half of the inner
-    paths (samples, 2, positions; equal to the values where nothing is nested) and each
+    (samples, dates, assets), the valid mask, the values from each half of the inner paths
+    (samples, dates, 2, positions; equal to the values where nothing is nested) and each
     scenario's own estimate of today's values of the positions nested at the horizon
     (samples, 3, positions: all inner paths, first half, second half; other entries are not
     computed and are zero).
@@ -144,22 +144,20 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
         states, realized = scenario_path(prep, p_rw, save_j, key)
         realized = realized[inv]
         k_inner = inner_key(inner_root, index)
-        values, halves = [], None
+        values, halves = [], []
         for j, dp in enumerate(date_plans):
             st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
             if shift_j is not None:
                 vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), shift_j)
                 st = st._replace(v=vol ** 2)
-            v = value_at(dp, groups[j], st, p_rn, vols_j, realized, k_inner,
-                         halves=j == h_idx)
-            if j == h_idx:
-                v, halves = v[0], v[1:]
-            values.append(v)
+            v = value_at(dp, groups[j], st, p_rn, vols_j, realized, k_inner, halves=True)
+            values.append(v[0])
+            halves.append(v[1:])
         if today is None:
             v0 = jnp.zeros((3, n_pos), dtype)
         else:
             v0 = value_at(today, today_groups, st0, p_rn, vols0, zeros, k_inner, halves=True)
-        return jnp.stack(values), states.x, states.v, halves, v0
+        return jnp.stack(values), states.x, states.v, jnp.stack(halves), v0
 
     @jax.jit
     def kernel(start, n_valid):

@@ -86,3 +86,36 @@ def test_nested_geometric_asian_with_past_fixings_matches_closed_form():
             lo, hi = nested[m + "_ci"][str(LEVEL)]
             assert lo <= closed[m][str(LEVEL)] <= hi, (seed, m, lo, hi, closed[m])
 
+
+
+def test_expected_exposure_of_nested_values_is_bias_corrected():
+    """EE = E[max(V, 0)] is convex in the value: independent inner noise raises it by
+    O(1/inner_paths) (+1.7 here, 5.9 s.e., before the jackknife). A call (4x, nested)
+    against half a unit of spot, EE at 3 months against lognormal quadrature."""
+    s0, vol, k, t, d = 100.0, 0.6, 100.0, 0.5, 0.25
+
+    def value(z):
+        s = s0 * np.exp(-0.5 * vol ** 2 * d + vol * math.sqrt(d) * z)
+        d1 = (np.log(s / k) + 0.5 * vol ** 2 * (t - d)) / (vol * math.sqrt(t - d))
+        call = s * norm.cdf(d1) - k * norm.cdf(d1 - vol * math.sqrt(t - d))
+        return 4.0 * call - 0.5 * s
+
+    pos = lambda z: max(value(z), 0.0)  # noqa: E731
+    ee = integrate.quad(lambda z: pos(z) * norm.pdf(z), -10, 10, points=[0.0], limit=200)[0]
+    ee2 = integrate.quad(lambda z: pos(z) ** 2 * norm.pdf(z), -10, 10, points=[0.0],
+                         limit=200)[0]
+    n = 40_000
+    cfg = {"market": {"assets": ["A"], "spot": [s0], "vol": [vol], "rate": 0.0,
+                      "corr": [[1.0]]},
+           "model": {"name": "gbm"}, "greeks": {"enabled": False},
+           "sim": {"n_paths": n, "n_steps": 8, "seed": 0, "dtype": "float64"},
+           "portfolio": {"positions": [
+               {"name": "c", "type": "european", "asset": "A", "option": "call", "strike": k,
+                "expiry": t, "quantity": 4.0},
+               {"name": "s", "type": "spot", "asset": "A", "quantity": -0.5}]},
+           "risk": {"horizon": H, "dates": [d], "levels": [LEVEL], "inner_paths": 8,
+                    "revaluation": "nested", "margin": {"enabled": False}}}
+    prof = mcrisk.risk(cfg)["profile"]
+    assert prof["nested_bias_corrected"]
+    se = math.sqrt((ee2 - ee ** 2) / n)
+    assert abs(prof["expected_exposure"][0] - ee) <= 4 * se, (prof["expected_exposure"], ee, se)
