@@ -120,7 +120,7 @@ def _run(cfg: DictConfig) -> None:
 
     result["notes"] = list(result.get("notes", [])) + hw_notes
     result["seconds"] = time.perf_counter() - t0
-    result["provenance"] = collect(plain)
+    result["provenance"] = collect(plain, hardware_notes=hw_notes)
     if sink is not None:
         result["files"] = sink.close()
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
@@ -166,12 +166,19 @@ def summary(result: dict) -> str:
                          + (f"  VaR {max(r['var'].items())[0]} {max(r['var'].items())[1]:,.2f}"
                             if "var" in r else "") for m, r in result["models"].items())
     if task == "verify":
-        return (f"verify {result['run_dir']}: "
-                + ("exact match" if result["exact_match"] else
-                   f"{result['n_mismatches']} fields differ, max relative difference "
+        exact = result["exact_match"]
+        head = (f"verify {result['run_dir']}: "
+                + ("exact match" if exact else
+                   f"{result['n_mismatches']} fields differ ({result['n_structural']} in keys, "
+                   f"lengths, types or strings), max relative difference "
                    f"{result['max_rel_diff']:.3g}")
                 + ("" if result["same_device_and_dtype"] else
-                   " (different device/dtype/JAX: exact equality not expected)"))
+                   " (different device/dtype/JAX: exact equality not expected)")
+                + ("" if exact else "; rerun vs saved:"))
+        shown = result["mismatches"]
+        more = result["n_mismatches"] - len(shown)
+        return "\n".join([head] + [f"  {m['field']}: {m['detail']}" for m in shown]
+                         + ([f"  ... and {more} more numbers"] if more > 0 else []))
     return f"collected {result['n_runs']} runs: " + ", ".join(result["files"])
 
 

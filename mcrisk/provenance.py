@@ -16,7 +16,14 @@ def config_hash(plain_cfg: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def collect(plain_cfg: dict) -> dict[str, Any]:
+def collect(plain_cfg: dict, hardware_notes: list[str] | None = None) -> dict[str, Any]:
+    """Provenance of a run of `plain_cfg`.
+
+    Args:
+        plain_cfg: the config the run used (dtype and seed are read from it).
+        hardware_notes: the notes the device set-up added to the results, so that
+            ``task=verify`` on another machine does not count them as a difference.
+    """
     import jax
     import jaxlib
 
@@ -32,5 +39,6 @@ def collect(plain_cfg: dict) -> dict[str, Any]:
         "threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),
         "config_hash": config_hash(plain_cfg),
+        "hardware_notes": list(hardware_notes or []),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
