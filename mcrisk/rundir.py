@@ -146,3 +146,40 @@ def _leaf(x: Any) -> Any:
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
+
+def resume_skips(job_dir: Path, plain_cfg: dict) -> bool:
+    """Whether ``resume=true`` may skip the job whose output folder is `job_dir`.
+
+    A job finished when its ``results.json`` exists; it is skipped only when the config
+    hash stored with those results and the saved ``.hydra/config.yaml`` both match the
+    config now composed for it. A job that never finished returns False (run it fresh).
+
+    Raises:
+        ConfigError: the folder holds a finished run of a different config (naming the
+            folder and the differing keys), or its record cannot be read.
+    """
+    from mcrisk.provenance import config_hash
+
+    results_file = Path(job_dir) / "results.json"
+    if not results_file.is_file():
+        return False
+    results = load_results(results_file)
+    saved_cfg = load_yaml(Path(job_dir) / ".hydra" / "config.yaml")
+    skip = frozenset({"resume"})  # how the job is launched, not what it computes
+    keys = diff(saved_cfg, plain_cfg, skip, names=("saved config", "config of this sweep"))
+    prov = results.get("provenance")
+    stored = prov.get("config_hash") if isinstance(prov, dict) else None
+    now = config_hash(plain_cfg)
+    if not keys and stored == now:
+        return True
+    if keys:
+        shown = "; ".join(f"{d['field']}: {d['detail']}" for d in keys[:8])
+        more = f" (and {len(keys) - 8} more)" if len(keys) > 8 else ""
+        why = f"its saved config differs (this sweep vs saved): {shown}{more}"
+    else:
+        why = (f"its results.json records config hash {stored!r}, this job's is {now!r} "
+               "(results written by another config or another mcrisk version)")
+    raise ConfigError("resume", str(job_dir),
+                      "a job folder holding a finished run of the same config, but " + why
+                      + "; resume into a new hydra.sweep.dir, or delete the folder to re-run "
+                      "the job")

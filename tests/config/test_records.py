@@ -1,4 +1,4 @@
-"""The record of a finished run read back: task=verify and collect.
+"""The record of a finished run read back: task=verify, resume=true and collect.
 
 Kept tiny (one European call, a thousand paths): what is checked here is which differences
 are caught and that nothing on disk is trusted, executed or rewritten, not the numbers.
@@ -17,6 +17,8 @@ from mcrisk.config.build import to_plain
 from mcrisk.config.store import compose
 from mcrisk.errors import ConfigError
 from mcrisk.provenance import collect as provenance
+from mcrisk.provenance import config_hash
+from mcrisk.rundir import resume_skips
 from mcrisk.tasks import run
 from mcrisk.tasks.collect import rows_of
 from mcrisk.tasks.verify import verify
@@ -107,3 +109,26 @@ def test_verify_and_collect_refuse_an_unreadable_record(price_run, tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-3000:]
     assert "config.yaml" in out.stderr and "python/object" in out.stderr
     assert not marker.exists()
+
+
+def test_resume_skips_only_a_finished_job_of_the_same_config(tmp_path):
+    cfg = compose([*ONE_CALL, "model=gbm"])
+    plain = to_plain(compose([*ONE_CALL, "model=gbm", "resume=true"]))
+    job = tmp_path / "0"
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
+    assert not resume_skips(job, plain)  # never finished: run it fresh
+    (job / "results.json").write_text(json.dumps(
+        {"task": "price", "provenance": {"config_hash": config_hash(to_plain(cfg))}}))
+    assert resume_skips(job, plain)
+    other = to_plain(compose([*ONE_CALL, "model=merton", "resume=true"]))
+    with pytest.raises(ConfigError, match=r"model\.name: 'merton' vs 'gbm'") as err:
+        resume_skips(job, other)
+    assert str(job) in str(err.value)
+    # Results written by another config are not skipped even where the saved YAML matches.
+    (job / "results.json").write_text(json.dumps({"provenance": {"config_hash": "0" * 16}}))
+    with pytest.raises(ConfigError, match="config hash"):
+        resume_skips(job, plain)
+    (job / "results.json").write_text("{")
+    with pytest.raises(ConfigError, match="results.json"):
+        resume_skips(job, plain)
