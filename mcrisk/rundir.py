@@ -25,8 +25,8 @@ def load_results(path: Path) -> dict:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # ValueError covers bad JSON and bad UTF-8
-        raise ConfigError(str(path), _first_line(err), "a readable results.json written by "
-                          "mcrisk (delete the run folder to run the job again)") from None
+        raise ConfigError(str(path), _first_line(err),
+                          "a readable results.json as mcrisk writes it (a JSON object)") from None
     if not isinstance(data, dict):
         raise ConfigError(str(path), type(data).__name__, "a JSON object of results")
     return data
