@@ -83,15 +83,19 @@ def _run(cfg: DictConfig) -> None:
 
     from mcrisk.config.build import to_plain
     from mcrisk.errors import ConfigError, NonFiniteError
+    from mcrisk.provenance import config_hash
+    from mcrisk.rundir import resume_skips
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     plain = to_plain(cfg)
-    if plain.get("resume") and (out_dir / "results.json").is_file():
-        print(f"resume: {out_dir / 'results.json'} exists, skipping this job")
-        return
+    # Hashed before anything below fills in defaults, so a resumed sweep composes the same.
+    cfg_hash = config_hash(plain)
     t0 = time.perf_counter()
     sink = None
     try:
+        if plain.get("resume") and resume_skips(out_dir, plain):
+            print(f"resume: {out_dir} holds a finished run of this config, skipping this job")
+            return
         from mcrisk import hardware
 
         hw_notes = hardware.configure(plain.get("hardware"), plain.setdefault("sim", {}))
@@ -120,7 +124,7 @@ def _run(cfg: DictConfig) -> None:
 
     result["notes"] = list(result.get("notes", [])) + hw_notes
     result["seconds"] = time.perf_counter() - t0
-    result["provenance"] = collect(plain)
+    result["provenance"] = collect(plain, cfg_hash, hardware_notes=hw_notes)
     if sink is not None:
         result["files"] = sink.close()
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
@@ -166,12 +170,19 @@ def summary(result: dict) -> str:
                          + (f"  VaR {max(r['var'].items())[0]} {max(r['var'].items())[1]:,.2f}"
                             if "var" in r else "") for m, r in result["models"].items())
     if task == "verify":
-        return (f"verify {result['run_dir']}: "
-                + ("exact match" if result["exact_match"] else
-                   f"{result['n_mismatches']} fields differ, max relative difference "
+        exact = result["exact_match"]
+        head = (f"verify {result['run_dir']}: "
+                + ("exact match" if exact else
+                   f"{result['n_mismatches']} fields differ ({result['n_structural']} in keys, "
+                   f"lengths, types or strings), max relative difference "
                    f"{result['max_rel_diff']:.3g}")
                 + ("" if result["same_device_and_dtype"] else
-                   " (different device/dtype/JAX: exact equality not expected)"))
+                   " (different device/dtype/JAX: exact equality not expected)")
+                + ("" if exact else "; rerun vs saved:"))
+        shown = result["mismatches"]
+        more = result["n_mismatches"] - len(shown)
+        return "\n".join([head] + [f"  {m['field']}: {m['detail']}" for m in shown]
+                         + ([f"  ... and {more} more numbers"] if more > 0 else []))
     return f"collected {result['n_runs']} runs: " + ", ".join(result["files"])
 
 

@@ -12,11 +12,26 @@ from typing import Any
 
 
 def config_hash(plain_cfg: dict) -> str:
-    text = json.dumps(plain_cfg, sort_keys=True, default=str)
+    """A short hash of the resolved config; `resume=true` re-runs a job only if it matches.
+
+    ``resume`` itself is left out: it says how a sweep is launched, not what a job computes.
+    """
+    what = {k: v for k, v in plain_cfg.items() if k != "resume"}
+    text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def collect(plain_cfg: dict) -> dict[str, Any]:
+def collect(plain_cfg: dict, cfg_hash: str | None = None,
+            hardware_notes: list[str] | None = None) -> dict[str, Any]:
+    """Provenance of a run of `plain_cfg`.
+
+    Args:
+        plain_cfg: the config the run used (dtype and seed are read from it).
+        cfg_hash: `config_hash` of the config as composed, taken before the run filled
+            anything in; what ``resume=true`` compares (defaults to the hash of `plain_cfg`).
+        hardware_notes: the notes the device set-up added to the results, so that
+            ``task=verify`` on another machine does not count them as a difference.
+    """
     import jax
     import jaxlib
 
@@ -31,6 +46,7 @@ def collect(plain_cfg: dict) -> dict[str, Any]:
         "prng_impl": str(jax.config.jax_default_prng_impl),
         "threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),
-        "config_hash": config_hash(plain_cfg),
+        "config_hash": cfg_hash or config_hash(plain_cfg),
+        "hardware_notes": list(hardware_notes or []),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

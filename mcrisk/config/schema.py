@@ -149,4 +149,4 @@ class Config:
     convergence: ConvergenceConf = field(default_factory=ConvergenceConf)
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
-    resume: bool = False  # skip a job whose results.json already exists (resumed sweeps)
+    resume: bool = False  # skip a finished job of the same config; refuse one of another

@@ -6,12 +6,28 @@ from pathlib import Path
 
 
 def register() -> None:
-    """Store the typed schema as `base_config` (conf/config.yaml lists it first)."""
+    """Store the typed schema as `base_config` (conf/config.yaml lists it first) and the
+    `mcrisk.record_dir` resolver that conf/config.yaml's `hydra.output_subdir` uses."""
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     from mcrisk.config.schema import Config
 
     ConfigStore.instance().store(name="base_config", node=Config)
+    OmegaConf.register_new_resolver("mcrisk.record_dir", record_dir, replace=True)
+
+
+def record_dir(output_dir: str, resume: bool) -> str | None:
+    """Where Hydra saves a job's `.hydra/` record; None (save nothing) for a finished job
+    that is being resumed.
+
+    Hydra writes `.hydra/config.yaml` before the job starts, so without this a resumed
+    sweep with other overrides would overwrite the record of a finished job before
+    `resume` could compare it with the new config.
+    """
+    if resume and (Path(output_dir) / "results.json").is_file():
+        return None
+    return ".hydra"
 
 
 def conf_dir() -> str:

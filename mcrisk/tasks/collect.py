@@ -6,24 +6,26 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from mcrisk import errors as E
+from mcrisk.rundir import load_results, load_yaml
 
 
 def rows_of(run_dir: Path) -> list[dict]:
     rows = []
     for res_file in sorted(run_dir.glob("*/results.json"), key=lambda p: _num(p.parent.name)):
         job = res_file.parent
-        res = json.loads(res_file.read_text())
+        res = load_results(res_file)
         row: dict = {"job": job.name, "task": res.get("task")}
         overrides = job / ".hydra" / "overrides.yaml"
         if overrides.is_file():
-            from omegaconf import OmegaConf
-
-            for item in OmegaConf.to_container(OmegaConf.load(overrides)) or []:
+            items = load_yaml(overrides, mapping=False, resolve=False) or []
+            if not isinstance(items, list):
+                raise E.ConfigError(str(overrides), type(items).__name__,
+                                    "a YAML list of overrides, as Hydra writes it")
+            for item in items:
                 key, _, value = str(item).partition("=")
                 row[key.lstrip("+~")] = value
         row.update(_metrics(res))

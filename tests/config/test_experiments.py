@@ -82,9 +82,26 @@ def test_sweep_collect_and_resume(tmp_path):
 
     assert pq.read_table(sweep / "collected.parquet").num_rows == 2
     assert (sweep / "collected.png").read_bytes()[:8] == PNG
-    # Resume: results exist, so both jobs are skipped.
+    # Resume: results of the same configs exist, so both jobs are skipped.
     out = _mcrisk(*args, "resume=true", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.count("skipping this job") == 2
+    # Another sweep into the same folder is refused, naming the job and the key, and the
+    # finished job's record (results and .hydra/) is left exactly as it was.
+    job = sweep / "0"
+    record = {p: p.read_bytes() for p in [job / "results.json", *(job / ".hydra").iterdir()]}
+    out = _mcrisk(*[a.replace("gbm,merton", "merton,gbm") for a in args], "resume=true",
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    assert str(job) in out.stderr and "model.name: 'merton' vs 'gbm'" in out.stderr
+    assert {p: p.read_bytes() for p in record} == record
+    # A job that never finished (left with another sweep's record) is run fresh.
+    (sweep / "1" / "results.json").unlink()
+    (sweep / "1" / ".hydra" / "config.yaml").write_bytes(record[job / ".hydra" / "config.yaml"])
+    out = _mcrisk(*args, "resume=true", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.count("skipping this job") == 1, out.stderr
+    assert {p: p.read_bytes() for p in record} == record
+    assert json.loads((sweep / "1" / "results.json").read_text())["model"] == "merton"
+    assert "name: merton" in (sweep / "1" / ".hydra" / "config.yaml").read_text()
 
 
 def test_verify_reproduces_a_run_exactly(tmp_path):
