@@ -17,6 +17,7 @@ from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
+from mcrisk.riskengine.jackknife import jackknife, nested_correction
 from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
@@ -151,7 +152,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     if half_tails:
         # Contributions are means over tail scenarios, linear like ES: the same jackknife
         # keeps component ES summing to the corrected ES.
-        out["contributions"] = _jackknife(
+        out["contributions"] = jackknife(
             out["contributions"], *(attribution.contributions(t, names, groups)
                                     for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
@@ -167,7 +168,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     if profile is not None:
         out["profile"] = profile.result()
         if half_profiles:
-            out["profile"] = _jackknife(out["profile"], *(pr.result() for pr in half_profiles))
+            out["profile"] = jackknife(out["profile"], *(pr.result() for pr in half_profiles))
             liq = out["profile"].get("liquidation")
             if liq is not None:  # probabilities stay probabilities
                 liq["probability"] = min(max(liq["probability"], 0.0), 1.0)
@@ -189,48 +190,6 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"]
                + _margin_notes(out) + _floor_notes(n_floored, dates, n))
     return check_finite(out)
-
-
-def _jackknife(full, half_a, half_b):
-    """2 x full - mean of the halves, leaf by leaf through nested dicts and lists of numbers
-    (None where any of the three is None; equal inputs come back unchanged)."""
-    if isinstance(full, dict):
-        return {k: _jackknife(full[k], half_a[k], half_b[k]) for k in full}
-    if isinstance(full, list):
-        return [_jackknife(*x) for x in zip(full, half_a, half_b)]
-    if full is None or half_a is None or half_b is None:
-        return None
-    if full == half_a == half_b:
-        return full
-    return 2.0 * full - 0.5 * (half_a + half_b)
-
-
-def nested_correction(out: dict, halves: list[dict], inner_paths: int) -> dict:
-    """Remove the inner-noise bias from VaR and ES in `out` (in place); return its estimate.
-
-    A scenario's nested loss is the true loss plus independent noise of variance
-    s^2/inner_paths, which widens the tail: VaR and ES are biased by c/inner_paths +
-    O(1/inner_paths^2) (Gordy and Juneja 2010). Revalued with either half of the inner paths
-    the bias doubles, so b = mean(metric of the halves) - metric of all paths estimates it,
-    and metric - b is unbiased to O(1/inner_paths^2) (the jackknife of the same paper). The
-    interval is the outer one shifted by -b and widened by |b| on each side: the error of
-    the bias estimate, taken as large as the bias itself.
-    """
-    bias: dict = {"var": {}, "es": {}}
-    for m in ("var", "es"):
-        for k in out[m]:
-            b = 0.5 * (halves[0][m][k] + halves[1][m][k]) - out[m][k]
-            out[m][k] -= b
-            if out[m + "_ci"][k] is not None:  # None: too few tail scenarios to estimate
-                lo, hi = out[m + "_ci"][k]
-                out[m + "_ci"][k] = [lo - b - abs(b), hi - b + abs(b)]
-            bias[m][k] = b
-    return {"inner_paths": inner_paths, "var_bias_removed": bias["var"],
-            "es_bias_removed": bias["es"],
-            "method": "independent inner paths per scenario, shared with the scenario's own "
-                      "estimate of today's value; inner-noise bias of VaR/ES removed by the "
-                      "half-sample jackknife (Gordy-Juneja); intervals widened by the bias "
-                      "removed"}
 
 
 def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
