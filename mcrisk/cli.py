@@ -17,27 +17,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mcrisk.config.store import conf_dir, register
+from mcrisk.progress import Progress
 
 register()
-
-
-class Progress:
-    """Chunk progress on stderr (chunks done, paths/s, ETA), shown once a run has taken
-    longer than a second."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, done: int, total: int, seconds: float, paths: int = 0) -> None:
-        if seconds < 1.0 and not self.shown:
-            return
-        self.shown = True
-        eta = seconds / done * (total - done)
-        rate = f"  {paths / seconds:,.0f} paths/s" if paths else ""
-        sys.stderr.write(f"\r  chunks {done}/{total}{rate}  {seconds:6.1f}s  eta {eta:5.1f}s ")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 class ParquetSink:
@@ -109,7 +91,9 @@ def _run(cfg: DictConfig) -> None:
             problem = mcrisk.build(plain)
             sink = ParquetSink(out_dir, [p.name for p in problem.positions],
                                list(problem.market.assets), report)
-        result = run(plain, progress=Progress(), sink=sink)
+        show = plain.get("progress")
+        progress = Progress(show=sys.stderr.isatty() if show is None else bool(show))
+        result = run(plain, progress=progress, sink=sink)
     except ConfigError as err:
         sys.stderr.write(f"mcrisk: invalid config: {err}\n")
         sys.exit(2)

@@ -12,7 +12,11 @@ from mcrisk import errors as E
 VOLATILE = {"seconds", "provenance", "created", "verify"}
 
 
-def verify(cfg: dict) -> dict:
+def verify(cfg: dict, progress=None) -> dict:
+    """Re-run the run in ``cfg["run_dir"]`` from its saved config and compare every number.
+
+    `progress`: as in `mcrisk.price`, for the re-run.
+    """
     from omegaconf import OmegaConf
 
     from mcrisk.config.build import to_plain
@@ -30,7 +34,7 @@ def verify(cfg: dict) -> dict:
         raise E.ConfigError("run_dir", str(run_dir), "a run of another task than verify")
     from mcrisk.tasks import run
 
-    again = run(plain)
+    again = run(plain, progress=progress)
     diffs: list[tuple[str, float, float]] = []
     _compare("", original, again, diffs)
     prov = original.get("provenance", {})
