@@ -149,7 +149,7 @@ class Config:
     convergence: ConvergenceConf = field(default_factory=ConvergenceConf)
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
-    resume: bool = False  # skip a job whose results.json already exists (resumed sweeps)
+    resume: bool = False  # skip a job whose complete results.json exists (resumed sweeps)
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;
     # the Python API shows it only when this is true or progress=True is passed.
     progress: Optional[bool] = None

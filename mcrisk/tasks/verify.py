@@ -29,6 +29,9 @@ def verify(cfg: dict, progress=None) -> dict:
             raise E.ConfigError("run_dir", str(run_dir),
                                 f"a finished mcrisk run folder (missing {f.name})")
     original = json.loads(saved_res.read_text())
+    if original.get("partial"):
+        raise E.ConfigError("run_dir", str(run_dir), "a finished mcrisk run folder (its "
+                            "results.json is partial: the run was interrupted)")
     plain = to_plain(OmegaConf.load(saved_cfg))
     if plain.get("task") == "verify":
         raise E.ConfigError("run_dir", str(run_dir), "a run of another task than verify")
