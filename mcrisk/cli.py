@@ -2,7 +2,9 @@
 
 Kept thin: compose the config, set up the device before JAX starts, hand the config to
 ``mcrisk.tasks.run`` and write what comes back (results.json with provenance, report.md,
-plots, optional Parquet). ``--help`` and ``--cfg job`` never import JAX.
+plots, optional Parquet), each file atomically. SIGINT/SIGTERM stop a run with one line,
+exit code 130/143 and, once a phase has started, a results.json marked ``"partial": true``.
+``--help`` and ``--cfg job`` never import JAX.
 """
 
 from __future__ import annotations
@@ -16,39 +18,29 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from mcrisk import atomic, interrupt
 from mcrisk.config.store import conf_dir, register
+from mcrisk.progress import Progress, Tracker
 
 register()
 
 
-class Progress:
-    """Chunk progress on stderr (chunks done, paths/s, ETA), shown once a run has taken
-    longer than a second."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, done: int, total: int, seconds: float, paths: int = 0) -> None:
-        if seconds < 1.0 and not self.shown:
-            return
-        self.shown = True
-        eta = seconds / done * (total - done)
-        rate = f"  {paths / seconds:,.0f} paths/s" if paths else ""
-        sys.stderr.write(f"\r  chunks {done}/{total}{rate}  {seconds:6.1f}s  eta {eta:5.1f}s ")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 class ParquetSink:
-    """Streams scenario losses / spots to Parquet chunk by chunk (memory stays bounded)."""
+    """Streams scenario losses / spots to Parquet chunk by chunk (memory stays bounded).
+
+    Each file is streamed to a temporary file in the run folder and moved into place by
+    `close` once its footer is written, so a `losses.parquet` is always readable: complete,
+    or (after an interrupt) holding every scenario streamed before it.
+    """
 
     def __init__(self, out_dir: Path, names: list[str], assets: list[str], report: dict):
         self.out_dir, self.names, self.assets = out_dir, names, assets
         self.losses = bool(report.get("save_losses"))
         self.paths = bool(report.get("save_paths"))
         self.paths_left = int(report.get("save_paths_max", 10_000))
+        self.tmp: dict[str, Path] = {}
         self.writers: dict = {}
+        self.rows: dict[str, int] = {}  # path -> rows, of the files moved into place
 
     def __call__(self, idx, pos_losses, spots) -> None:
         import pyarrow as pa
@@ -69,13 +61,44 @@ class ParquetSink:
 
     def _write(self, kind, table, pq) -> None:
         if kind not in self.writers:
-            self.writers[kind] = pq.ParquetWriter(self.out_dir / f"{kind}.parquet", table.schema)
+            self.tmp[kind] = atomic.temp_for(self.out_dir / f"{kind}.parquet")
+            self.writers[kind] = pq.ParquetWriter(self.tmp[kind], table.schema)
         self.writers[kind].write_table(table)
 
-    def close(self) -> list[str]:
-        for w in self.writers.values():
-            w.close()
-        return [str(self.out_dir / f"{k}.parquet") for k in self.writers]
+    def close(self) -> dict[str, int]:
+        """Finish every file and move it into place; return each path with its row count
+        (read back from the file, so a count never disagrees with what was written).
+        Safe to call again after an interrupt cut a first call short."""
+        import pyarrow.parquet as pq
+
+        for kind, tmp in list(self.tmp.items()):
+            if kind in self.writers:
+                self.writers.pop(kind).close()
+            path = atomic.commit(tmp, self.out_dir / f"{kind}.parquet")
+            del self.tmp[kind]
+            self.rows[str(path)] = pq.ParquetFile(path).metadata.num_rows
+        return self.rows
+
+    def discard(self) -> None:
+        """Drop the files of a run that failed: no result refers to them."""
+        for kind, tmp in list(self.tmp.items()):
+            if kind in self.writers:
+                self.writers.pop(kind).close()
+            atomic.discard(tmp)
+            del self.tmp[kind]
+
+
+class CliProgress(Progress):
+    """The CLI's tracker: shown or not, it knows how far the run got (for a partial
+    results.json), and it re-raises a signal whose exception was lost."""
+
+    def start(self, label: str, total: int, unit: str = "paths") -> None:
+        interrupt.check()
+        super().start(label, total, unit)
+
+    def update(self, done: int, items: int | None = None) -> None:
+        interrupt.check()
+        super().update(done, items)
 
 
 def _run(cfg: DictConfig) -> None:
@@ -88,55 +111,103 @@ def _run(cfg: DictConfig) -> None:
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     plain = to_plain(cfg)
+    results = out_dir / "results.json"
     # Hashed before anything below fills in defaults, so a resumed sweep composes the same.
     cfg_hash = config_hash(plain)
     t0 = time.perf_counter()
+    show = plain.get("progress")
+    tracker = CliProgress(show=sys.stderr.isatty() if show is None else bool(show))
     sink = None
+    hw_notes: list[str] = []
+    saved = False
     try:
-        if plain.get("resume") and resume_skips(out_dir, plain):
-            print(f"resume: {out_dir} holds a finished run of this config, skipping this job")
-            return
-        from mcrisk import hardware
+        try:
+            if plain.get("resume") and resume_skips(out_dir, plain):
+                print(f"resume: {out_dir} holds a finished run of this config, skipping this job")
+                return
+            from mcrisk import hardware
 
-        hw_notes = hardware.configure(plain.get("hardware"), plain.setdefault("sim", {}))
-        # Hydra logs at INFO; JAX's backend probing (no TPU here) is noise to a user.
-        logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
-        import jax
+            hw_notes = hardware.configure(plain.get("hardware"), plain.setdefault("sim", {}))
+            # Hydra logs at INFO; JAX's backend probing (no TPU here) is noise to a user.
+            logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+            import jax
 
-        jax.config.update("jax_threefry_partitionable", True)
-        from mcrisk.tasks import run
+            jax.config.update("jax_threefry_partitionable", True)
+            from mcrisk.tasks import run
 
+            report = plain.get("report") or {}
+            if plain.get("task") == "risk" and (report.get("save_losses")
+                                                or report.get("save_paths")):
+                import mcrisk
+
+                problem = mcrisk.build(plain)
+                sink = ParquetSink(out_dir, [p.name for p in problem.positions],
+                                   list(problem.market.assets), report)
+            result = run(plain, progress=tracker, sink=sink)
+        except (ConfigError, NonFiniteError) as err:
+            tracker.close()
+            if sink is not None:
+                sink.discard()
+            kind, code = (("invalid config", 2) if isinstance(err, ConfigError)
+                          else ("non-finite result", 3))
+            sys.stderr.write(f"mcrisk: {kind}: {err}\n")
+            sys.exit(code)
+        from mcrisk.provenance import collect
+
+        result["notes"] = list(result.get("notes", [])) + hw_notes
+        result["seconds"] = time.perf_counter() - t0
+        result["provenance"] = collect(plain, cfg_hash, hardware_notes=hw_notes)
+        if sink is not None:
+            result["files"] = list(sink.close())
+        atomic.write_json(results, result)
+        saved = True
         report = plain.get("report") or {}
-        if plain.get("task") == "risk" and (report.get("save_losses") or report.get("save_paths")):
-            import mcrisk
+        if report.get("enabled", True) and result["task"] not in ("verify", "collect"):
+            from mcrisk.report import write_report
 
-            problem = mcrisk.build(plain)
-            sink = ParquetSink(out_dir, [p.name for p in problem.positions],
-                               list(problem.market.assets), report)
-        result = run(plain, progress=Progress(), sink=sink)
-    except ConfigError as err:
-        sys.stderr.write(f"mcrisk: invalid config: {err}\n")
-        sys.exit(2)
-    except NonFiniteError as err:
-        sys.stderr.write(f"mcrisk: non-finite result: {err}\n")
-        sys.exit(3)
-    from mcrisk.provenance import collect
-
-    result["notes"] = list(result.get("notes", [])) + hw_notes
-    result["seconds"] = time.perf_counter() - t0
-    result["provenance"] = collect(plain, cfg_hash, hardware_notes=hw_notes)
-    if sink is not None:
-        result["files"] = sink.close()
-    (out_dir / "results.json").write_text(json.dumps(result, indent=2))
-    report = plain.get("report") or {}
-    if report.get("enabled", True) and result["task"] not in ("verify", "collect"):
-        from mcrisk.report import write_report
-
-        write_report(result, out_dir, config_yaml=OmegaConf.to_yaml(cfg))
-    print(summary(result))
-    print(f"results: {out_dir / 'results.json'}")
+            write_report(result, out_dir, config_yaml=OmegaConf.to_yaml(cfg))
+        print(summary(result))
+        print(f"results: {results}")
+    except interrupt.Interrupted as sig:
+        with interrupt.deferred():
+            tracker.close()
+            where = _save_partial(results, plain, sink, tracker, sig, t0, saved)
+        sys.stderr.write(f"mcrisk: interrupted by {sig.name} {where}\n")
+        sys.exit(sig.exit_code)
+    except Exception:
+        if sink is not None and not saved:  # no result will name these files
+            sink.discard()
+        raise
     if result["task"] == "verify" and not result["ok"]:
         sys.exit(1)
+
+
+def _save_partial(results: Path, plain: dict, sink, tracker: Tracker, sig, t0: float,
+                  saved: bool) -> str:
+    """Keep what a stopped run has; return the rest of the one-line message."""
+    if saved:
+        return f"after the results were saved; {results} is complete"
+    if tracker.label is None:
+        if sink is not None:
+            sink.discard()
+        return "before any result was computed; nothing saved"
+    state = tracker.state()
+    partial = {"task": plain.get("task", "price"), "partial": True, "signal": sig.name,
+               "progress": state, "seconds": time.perf_counter() - t0,
+               "note": "interrupted: no estimate is given for an unfinished run"}
+    if sink is not None:
+        rows = sink.close()
+        partial["files"] = list(rows)
+        partial["rows_saved"] = {Path(f).stem: n for f, n in rows.items()}
+        partial["note"] += ("; the Parquet files hold every scenario streamed before the "
+                            "interrupt (rows_saved)")
+    if "jax" in sys.modules:
+        from mcrisk.provenance import collect
+
+        partial["provenance"] = collect(plain)
+    atomic.write_json(results, partial)
+    return (f"during {state['phase']} ({state['chunks_done']} of {state['n_chunks']} chunks "
+            f"done); partial results in {results}")
 
 
 def summary(result: dict) -> str:
@@ -186,7 +257,18 @@ def summary(result: dict) -> str:
     return f"collected {result['n_runs']} runs: " + ", ".join(result["files"])
 
 
-main = hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")(_run)
+_app = hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")(_run)
+
+
+def main() -> None:
+    """Console script: the Hydra app, stopped cleanly by SIGINT (exit code 130) or SIGTERM
+    (143) with one line on stderr instead of a traceback."""
+    with interrupt.trapped():
+        try:
+            _app()
+        except interrupt.Interrupted as sig:  # before or after a job: nothing of it to save
+            sys.stderr.write(f"mcrisk: interrupted by {sig.name}; nothing saved\n")
+            sys.exit(sig.exit_code)
 
 if __name__ == "__main__":
     main()

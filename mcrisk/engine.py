@@ -7,7 +7,6 @@ moments, merged on the host in float64. So results depend on the seed and n_path
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +21,7 @@ from mcrisk.grid import TimeGrid, make_grid
 from mcrisk.instruments.book import BookPlan, plan_book
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem, min_steps_of
+from mcrisk.progress import Tracker
 from mcrisk.random import sample_keys
 from mcrisk.simulate import KernelSpec, make_layout, make_params, sample_payoffs, scan_inputs
 
@@ -141,13 +141,17 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
 
 
 def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
-               progress: Callable[..., None] | None = None) -> stats.Moments:
-    """Drive `kernel` over all chunks; merge moments on the host in chunk order."""
+               progress: Tracker | None = None, label: str = "pricing") -> stats.Moments:
+    """Drive `kernel` over all chunks; merge moments on the host in chunk order.
+
+    `progress` (see `mcrisk.progress`) hears of each chunk as the phase `label`.
+    """
     root = jax.random.key(prep.problem.sim.seed)
     acc = None
     per = prep.spec.samples
     n_chunks = -(-prep.n_samples // per)
-    t0 = time.perf_counter()
+    if progress is not None:
+        progress.start(label, n_chunks, "paths")
     for c in range(n_chunks):
         start = c * per
         n_valid = min(per, prep.n_samples - start)
@@ -157,6 +161,6 @@ def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
         n, mean, m2 = jax.device_get(out)
         acc = stats.update(acc if acc is not None else stats.init(mean.shape), n, mean, m2)
         if progress is not None:
-            progress(c + 1, n_chunks, time.perf_counter() - t0,
-                     min((c + 1) * per, prep.n_samples) * (2 if prep.spec.antithetic else 1))
+            progress.update(c + 1, min((c + 1) * per, prep.n_samples)
+                            * (2 if prep.spec.antithetic else 1))
     return acc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,17 +10,21 @@ from mcrisk import stats
 from mcrisk.config import build
 from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
 from mcrisk.errors import check_finite
+from mcrisk.progress import resolve
 
 Z95 = 1.959963984540054
 
 
-def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
+def price(cfg: Any, *, progress: Any = None) -> dict:
     """Price a book by Monte Carlo.
 
     Args:
         cfg: a plain dict, an OmegaConf DictConfig or a `Problem` (see the README's config
             reference).
-        progress: optional callback ``(chunks_done, n_chunks, seconds)``.
+        progress: True to show each phase (pricing, Greeks) with its ETA on stderr; a
+            function ``(chunks_done, n_chunks, seconds, paths_done)`` called per chunk; or
+            a `mcrisk.progress.Tracker`. Default: the config's ``progress`` key, else
+            nothing is shown.
 
     Returns:
         A JSON-serialisable dict: ``positions`` (one entry per position: value, stderr,
@@ -35,8 +38,9 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
             the position).
     """
     problem = build(cfg)
+    progress = resolve(progress, cfg)
     prep = prepare(problem)
-    acc = run_chunks(prep, price_chunk, progress=progress)
+    acc = run_chunks(prep, price_chunk, progress=progress, label="pricing")
     se = stats.stderr(acc)
     n_pos = len(problem.positions)
     inv = np.empty(n_pos, np.int64)
@@ -46,7 +50,7 @@ def price(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
     greeks = None
     if problem.greeks.enabled:
         gprep = prepare(problem, greeks=True)
-        gacc = run_chunks(gprep, greeks_chunk, progress=progress)
+        gacc = run_chunks(gprep, greeks_chunk, progress=progress, label="Greeks")
         greeks = (gacc.mean, stats.stderr(gacc), inv)
 
     assets = problem.market.assets

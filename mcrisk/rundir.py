@@ -164,6 +164,8 @@ def resume_skips(job_dir: Path, plain_cfg: dict) -> bool:
     if not results_file.is_file():
         return False
     results = load_results(results_file)
+    if results.get("partial"):  # an interrupted run: nothing finished to keep
+        return False
     saved_cfg = load_yaml(Path(job_dir) / ".hydra" / "config.yaml")
     skip = frozenset({"resume"})  # how the job is launched, not what it computes
     keys = diff(saved_cfg, plain_cfg, skip, names=("saved config", "config of this sweep"))

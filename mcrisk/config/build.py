@@ -22,7 +22,8 @@ from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
 
 TOP_KEYS = ("market", "model", "sim", "portfolio", "greeks", "risk", "task", "hardware",
-            "experiment", "report", "run_dir", "resume", "convergence", "model_risk", "name")
+            "experiment", "report", "run_dir", "resume", "convergence", "model_risk", "name",
+            "progress")
 MAX_PATHS = 2 ** 32
 # Payoffs bounded above whatever the spot (the far upper tail cannot carry their mean).
 BOUNDED_PUTS = ("european", "barrier", "asian", "best_of", "worst_of")
@@ -60,6 +61,8 @@ def build(cfg: Any) -> Problem:
         return cfg
     cfg = E.mapping("config", to_plain(cfg))
     E.only_keys("", cfg, TOP_KEYS)
+    if cfg.get("progress") is not None:
+        E.boolean("progress", cfg["progress"])
     notes: list[str] = []
     market = build_market(E.required("config", cfg, "market"), notes)
     model = build_model(cfg.get("model") or {"name": "gbm"}, market, notes)

@@ -150,3 +150,6 @@ class Config:
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
+    # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;
+    # the Python API shows it only when this is true or progress=True is passed.
+    progress: Optional[bool] = None

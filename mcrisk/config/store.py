@@ -25,9 +25,21 @@ def record_dir(output_dir: str, resume: bool) -> str | None:
     sweep with other overrides would overwrite the record of a finished job before
     `resume` could compare it with the new config.
     """
-    if resume and (Path(output_dir) / "results.json").is_file():
+    results = Path(output_dir) / "results.json"
+    if resume and results.is_file() and not _partial(results):
         return None
     return ".hydra"
+
+
+def _partial(results: Path) -> bool:
+    """A results.json left by an interrupted run (re-run on resume, so its record is
+    rewritten); an unreadable file counts as finished, for `resume` to report it."""
+    import json
+
+    try:
+        return bool(json.loads(results.read_text()).get("partial", False))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def conf_dir() -> str:

@@ -27,7 +27,7 @@ def write_report(result: Mapping, out_dir: str | Path, *,
             the other tasks; `result["task"]` is one of "price", "risk", "stress",
             "convergence", "model_risk".
         out_dir: folder to write into; created if missing. Existing files of the same
-            names are overwritten.
+            names are replaced, each atomically (never left half-written).
         config_yaml: the run's composed config as YAML text, shown in the Inputs section.
 
     Returns:
@@ -43,6 +43,7 @@ def write_report(result: Mapping, out_dir: str | Path, *,
         >>> [p.name for p in write_report(result, tempfile.mkdtemp())]
         ['report.md']
     """
+    from mcrisk.atomic import write_text
     from mcrisk.report.markdown import document
     from mcrisk.report.sections import TASKS
 
@@ -60,7 +61,7 @@ def write_report(result: Mapping, out_dir: str | Path, *,
             chunks.append(f"![{block.title}]({block.file})")
     text = document(task, result, chunks or ["No results."], config_yaml=config_yaml,
                     when=datetime.now().astimezone())
-    (out / REPORT).write_text(text, encoding="utf-8")
+    write_text(out / REPORT, text)
     return written + [out / REPORT]
 
 

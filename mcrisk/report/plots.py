@@ -35,8 +35,11 @@ def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs
 def save(fig: Any, path: Path) -> bool:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from mcrisk.atomic import replacing
+
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
     return True
 
 

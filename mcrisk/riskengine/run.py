@@ -3,7 +3,6 @@ attribution, exposure profile, stress scenarios and the portfolio-margin grid.""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -15,8 +14,10 @@ from mcrisk.config import build
 from mcrisk.engine import prepare
 from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import MIN_VOL, Problem
+from mcrisk.progress import Tracker, resolve
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.exposure import Profile
+from mcrisk.riskengine.jackknife import jackknife, nested_correction
 from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
@@ -24,13 +25,16 @@ from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, s
 STRESS_PATHS = 20_000
 
 
-def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
+def risk(cfg: Any, *, progress: Any = None,
          sink: Callable[..., None] | None = None) -> dict:
     """Risk of a book over `risk.horizon`.
 
     Args:
         cfg: dict, DictConfig or Problem with a `risk` section.
-        progress: optional callback ``(chunks_done, n_chunks, seconds, scenarios_done)``.
+        progress: True to show each phase (pricing, Greeks, today's values, scenarios,
+            stress, margin) with its ETA on stderr, a function ``(chunks_done, n_chunks,
+            seconds, items_done)`` or a `mcrisk.progress.Tracker`; default: the config's
+            ``progress`` key, else nothing is shown.
         sink: optional callback ``(scenario_index, position_losses, spots)`` per chunk, with
             arrays of shape (chunk,), (chunk, positions) and (chunk, dates, assets): how
             scenarios reach a file (Parquet) without ever being held in memory together.
@@ -46,20 +50,23 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     from mcrisk.pricing import price
 
     problem = build(cfg)
+    progress = resolve(progress, cfg) or Tracker()
     rk = problem.risk
-    t0 = time.perf_counter()
     names = [p.name for p in problem.positions]
     q = np.array([p.quantity for p in problem.positions])
     m = problem.market
 
     # Today's values: closed forms where they exist, else the pricing engine.
     want_greeks = rk.method == "delta_gamma"
-    priced = price(replace(problem, greeks=replace(problem.greeks, enabled=want_greeks)))
+    priced = price(replace(problem, greeks=replace(problem.greeks, enabled=want_greeks)),
+                   progress=progress)
     base_prep = prepare(problem)
     n_a = m.n_assets
     zero = np.zeros((1, n_a))
+    progress.start("today's values", 1, "points")
     base = stress.revalue_shocked(problem, base_prep, zero, zero, 0.0,
                                   stress_paths(problem)).values[0]
+    progress.update(1, 1)
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
     unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
@@ -105,6 +112,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
                      if rk.dates and any(plans[j].nested is not None for j in profile_dates)
                      else [])
     n_chunks = -(-n // samples)
+    progress.start("scenarios", n_chunks, "scenarios")
     for c in range(n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
@@ -139,8 +147,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
         if dg_tail is not None:
             dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
-        if progress is not None:
-            progress(c + 1, n_chunks, time.perf_counter() - t0, start + n_valid)
+        progress.update(c + 1, start + n_valid)
 
     out = tail.result()
     out["stats"]["mean_stderr"] = out["stats"]["stdev"] / float(np.sqrt(n))
@@ -151,7 +158,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     if half_tails:
         # Contributions are means over tail scenarios, linear like ES: the same jackknife
         # keeps component ES summing to the corrected ES.
-        out["contributions"] = _jackknife(
+        out["contributions"] = jackknife(
             out["contributions"], *(attribution.contributions(t, names, groups)
                                     for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
@@ -167,7 +174,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     if profile is not None:
         out["profile"] = profile.result()
         if half_profiles:
-            out["profile"] = _jackknife(out["profile"], *(pr.result() for pr in half_profiles))
+            out["profile"] = jackknife(out["profile"], *(pr.result() for pr in half_profiles))
             liq = out["profile"].get("liquidation")
             if liq is not None:  # probabilities stay probabilities
                 liq["probability"] = min(max(liq["probability"], 0.0), 1.0)
@@ -181,7 +188,7 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
             "es_error": {k: dg["es"][k] - out["es"][k] for k in out["es"]},
             "note": "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
                     "on the same scenarios as full revaluation"}
-    out.update(_stress_and_margin(problem, base_prep, base, q, names))
+    out.update(_stress_and_margin(problem, base_prep, base, q, names, progress))
     out.update(task="risk", dates=dates, horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
@@ -191,56 +198,17 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
     return check_finite(out)
 
 
-def _jackknife(full, half_a, half_b):
-    """2 x full - mean of the halves, leaf by leaf through nested dicts and lists of numbers
-    (None where any of the three is None; equal inputs come back unchanged)."""
-    if isinstance(full, dict):
-        return {k: _jackknife(full[k], half_a[k], half_b[k]) for k in full}
-    if isinstance(full, list):
-        return [_jackknife(*x) for x in zip(full, half_a, half_b)]
-    if full is None or half_a is None or half_b is None:
-        return None
-    if full == half_a == half_b:
-        return full
-    return 2.0 * full - 0.5 * (half_a + half_b)
-
-
-def nested_correction(out: dict, halves: list[dict], inner_paths: int) -> dict:
-    """Remove the inner-noise bias from VaR and ES in `out` (in place); return its estimate.
-
-    A scenario's nested loss is the true loss plus independent noise of variance
-    s^2/inner_paths, which widens the tail: VaR and ES are biased by c/inner_paths +
-    O(1/inner_paths^2) (Gordy and Juneja 2010). Revalued with either half of the inner paths
-    the bias doubles, so b = mean(metric of the halves) - metric of all paths estimates it,
-    and metric - b is unbiased to O(1/inner_paths^2) (the jackknife of the same paper). The
-    interval is the outer one shifted by -b and widened by |b| on each side: the error of
-    the bias estimate, taken as large as the bias itself.
-    """
-    bias: dict = {"var": {}, "es": {}}
-    for m in ("var", "es"):
-        for k in out[m]:
-            b = 0.5 * (halves[0][m][k] + halves[1][m][k]) - out[m][k]
-            out[m][k] -= b
-            if out[m + "_ci"][k] is not None:  # None: too few tail scenarios to estimate
-                lo, hi = out[m + "_ci"][k]
-                out[m + "_ci"][k] = [lo - b - abs(b), hi - b + abs(b)]
-            bias[m][k] = b
-    return {"inner_paths": inner_paths, "var_bias_removed": bias["var"],
-            "es_bias_removed": bias["es"],
-            "method": "independent inner paths per scenario, shared with the scenario's own "
-                      "estimate of today's value; inner-noise bias of VaR/ES removed by the "
-                      "half-sample jackknife (Gordy-Juneja); intervals widened by the bias "
-                      "removed"}
-
-
-def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dict:
+def stress_test(cfg: Any, *, progress: Any = None) -> dict:
     """task=stress: today's values, the configured stress scenarios and the margin grid,
-    all revalued in full; no scenario simulation."""
+    all revalued in full; no scenario simulation. `progress` as in `risk`."""
     problem = build(cfg)
+    progress = resolve(progress, cfg) or Tracker()
     prep = prepare(problem)
     zero = np.zeros((1, problem.market.n_assets))
     paths = stress_paths(problem)
+    progress.start("today's values", 1, "points")
     today = stress.revalue_shocked(problem, prep, zero, zero, 0.0, paths)
+    progress.update(1, 1)
     base = today.values[0]
     q = np.array([p.quantity for p in problem.positions])
     names = [p.name for p in problem.positions]
@@ -251,11 +219,9 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
         "stderr": dict(zip(names, map(float, se))),
         "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
                    for nm, n in zip(names, today.nested)}}}
-    out.update(_stress_and_margin(problem, prep, base, q, names))
+    out.update(_stress_and_margin(problem, prep, base, q, names, progress))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                n_paths=problem.sim.n_paths, notes=list(problem.notes) + _margin_notes(out))
-    if progress is not None:
-        progress(1, 1, 0.0)
     return check_finite(out)
 
 
@@ -273,9 +239,9 @@ def require_finite(values: np.ndarray, names: list[str], where) -> None:
                              f"position '{names[j]}' in {what}")
 
 
-def _stress_and_margin(problem: Problem, prep, base, q, names) -> dict:
-    return {"stress": _stress(problem, prep, base, q, names),
-            "margin": (_margin(problem, prep, base, q)
+def _stress_and_margin(problem: Problem, prep, base, q, names, progress: Tracker) -> dict:
+    return {"stress": _stress(problem, prep, base, q, names, progress),
+            "margin": (_margin(problem, prep, base, q, progress)
                        if problem.risk.margin is not None else None)}
 
 
@@ -308,12 +274,15 @@ def _delta_gamma_losses(problem, priced, x_h, v_h, rk) -> np.ndarray:
     return out
 
 
-def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
+def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[dict]:
     m = problem.market
     scenarios = problem.risk.stress
     # One revaluation call (one compilation) per distinct horizon, not per scenario.
     got: dict[int, tuple] = {}
-    for h in sorted({s.horizon for s in scenarios}):
+    horizons = sorted({s.horizon for s in scenarios})
+    if horizons:
+        progress.start("stress", len(horizons), "scenarios")
+    for k_h, h in enumerate(horizons):
         idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
         r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
                                    np.stack([scenarios[i].vol for i in idx]), h,
@@ -321,6 +290,7 @@ def _stress(problem: Problem, prep, base, q, names) -> list[dict]:
         ref = np.where(r.nested, r.ref, base)
         for k, i in enumerate(idx):
             got[i] = (r.values[k], ref, r.loss_stderr[k], r.book_loss_stderr[k, 0])
+        progress.update(k_h + 1, len(got))
     for i, s in enumerate(scenarios):
         require_finite(got[i][0][None], names, lambda _, i=i, s=s: (
             f"stress[{i}]", f"stress scenario '{s.name}'"))
@@ -358,15 +328,17 @@ def _label(lab: dict, assets) -> str:
     return f"(spot {lab['spot']:+.4g}, vol {lab['vol']:+.4g} on {who})"
 
 
-def _margin(problem: Problem, prep, base, q) -> dict:
+def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     grid = problem.risk.margin
     m = problem.market
     spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
+    progress.start("margin", 1, "points")
     venues = [p.venue or "default" for p in problem.positions]
     venue_names = sorted(set(venues))
     sel = np.array([[x == v for x in venues] for v in venue_names])
     r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
                                books=np.vstack([q[None], q * sel]))
+    progress.update(1, len(labels))
     vals = r.values
     names = [p.name for p in problem.positions]
     require_finite(vals, names, lambda i: (

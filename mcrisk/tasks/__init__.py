@@ -8,7 +8,11 @@ TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "coll
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
-    """Dispatch on ``cfg["task"]`` (default "price") with a plain-dict config."""
+    """Dispatch on ``cfg["task"]`` (default "price") with a plain-dict config.
+
+    `progress` is passed on to the engine (see `mcrisk.progress.resolve`); `sink` receives
+    the scenarios of task=risk.
+    """
     from mcrisk import errors as E
     from mcrisk.config.build import to_plain
 
@@ -29,15 +33,15 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
     if task == "convergence":
         from mcrisk.tasks.studies import convergence
 
-        return convergence(plain)
+        return convergence(plain, progress=progress)
     if task == "model_risk":
         from mcrisk.tasks.studies import model_risk
 
-        return model_risk(plain)
+        return model_risk(plain, progress=progress)
     if task == "verify":
         from mcrisk.tasks.verify import verify
 
-        return verify(plain)
+        return verify(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

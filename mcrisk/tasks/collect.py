@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from mcrisk import errors as E
+from mcrisk.atomic import replacing
 from mcrisk.rundir import load_results, load_yaml
 
 
@@ -19,6 +20,8 @@ def rows_of(run_dir: Path) -> list[dict]:
         job = res_file.parent
         res = load_results(res_file)
         row: dict = {"job": job.name, "task": res.get("task")}
+        if res.get("partial"):  # an interrupted job: listed, with no numbers to compare
+            row["partial"] = True
         overrides = job / ".hydra" / "overrides.yaml"
         if overrides.is_file():
             items = load_yaml(overrides, mapping=False, resolve=False) or []
@@ -65,8 +68,10 @@ def collect(run_dir: str) -> dict:
         raise E.ConfigError("run_dir", run_dir, "a multirun folder with */results.json files")
     columns = list(dict.fromkeys(k for r in rows for k in r))
     table = pa.table({c: [_cell(r.get(c)) for r in rows] for c in columns})
-    pacsv.write_csv(table, root / "collected.csv")
-    pq.write_table(table, root / "collected.parquet")
+    with replacing(root / "collected.csv") as tmp:
+        pacsv.write_csv(table, str(tmp))
+    with replacing(root / "collected.parquet") as tmp:
+        pq.write_table(table, str(tmp))
     files = [str(root / "collected.csv"), str(root / "collected.parquet")]
     png = _plot(rows, root / "collected.png")
     if png:
@@ -106,7 +111,8 @@ def _plot(rows: list[dict], path: Path) -> Path | None:
     ax.set_xlabel(metric + (" (95% CI)" if err is not None else ""))
     ax.set_title(f"{len(rows)} runs")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 

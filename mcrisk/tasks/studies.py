@@ -6,35 +6,45 @@ import copy
 from pathlib import Path
 
 from mcrisk import errors as E
+from mcrisk.progress import resolve
 
 
-def convergence(cfg: dict) -> dict:
-    """Book price (and VaR/ES) with their intervals against n_paths, same seed."""
+def convergence(cfg: dict, progress=None) -> dict:
+    """Book price (and VaR/ES) with their intervals against n_paths, same seed.
+
+    `progress`: as in `mcrisk.price`; each phase is labelled with its path count.
+    """
     from mcrisk.pricing import price
     from mcrisk.riskengine.run import risk
 
     conv = cfg.get("convergence") or {}
     grid = E.sequence("convergence.n_paths", conv.get("n_paths", [2000, 8000, 32000]),
                       min_length=2, what="a list of path counts")
+    progress = resolve(progress, cfg)
     rows = []
     for i, n in enumerate(grid):
         c = copy.deepcopy(cfg)
         c["sim"]["n_paths"] = E.integer(f"convergence.n_paths[{i}]", n, lo=2)
         c["greeks"] = dict(c.get("greeks") or {}, enabled=False)
-        p = price(c)
+        if progress is not None:
+            progress.context = f"[n_paths={c['sim']['n_paths']}, {i + 1}/{len(grid)}] "
+        p = price(c, progress=progress)
         row = {"n_paths": c["sim"]["n_paths"], "book_value": p["book"]["value"],
                "book_stderr": p["book"]["stderr"], "book_ci95": p["book"]["ci95"]}
         if conv.get("risk", True):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
-            r = risk(c)
+            r = risk(c, progress=progress)
             row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
         rows.append(row)
     return {"task": "convergence", "rows": rows, "model": cfg.get("model", {}).get("name"),
             "dtype": cfg.get("sim", {}).get("dtype"), "seed": cfg.get("sim", {}).get("seed")}
 
 
-def model_risk(cfg: dict) -> dict:
-    """The same book under several models (parameters from conf/model/<name>.yaml)."""
+def model_risk(cfg: dict, progress=None) -> dict:
+    """The same book under several models (parameters from conf/model/<name>.yaml).
+
+    `progress`: as in `mcrisk.price`; each phase is labelled with its model.
+    """
     from omegaconf import OmegaConf
 
     from mcrisk.config.store import conf_dir
@@ -44,6 +54,7 @@ def model_risk(cfg: dict) -> dict:
     spec = cfg.get("model_risk") or {}
     names = E.sequence("model_risk.models", spec.get("models", ["gbm", "heston"]),
                        min_length=1, what="a list of model names")
+    progress = resolve(progress, cfg)
     out = {}
     for i, name in enumerate(names):
         path = Path(conf_dir()) / "model" / f"{name}.yaml"
@@ -54,12 +65,14 @@ def model_risk(cfg: dict) -> dict:
         c = copy.deepcopy(cfg)
         c["model"] = OmegaConf.to_container(OmegaConf.load(path))
         c["greeks"] = dict(c.get("greeks") or {}, enabled=False)
-        p = price(c)
+        if progress is not None:
+            progress.context = f"[{name}, {i + 1}/{len(names)}] "
+        p = price(c, progress=progress)
         row = {"book_value": p["book"]["value"], "book_stderr": p["book"]["stderr"],
                "positions": {x["name"]: x["value"] for x in p["positions"]}}
         if spec.get("risk", True):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
-            r = risk(c)
+            r = risk(c, progress=progress)
             row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
         out[name] = row
     return {"task": "model_risk", "models": out, "dtype": cfg.get("sim", {}).get("dtype"),

@@ -16,11 +16,12 @@ REL_TOL = 1e-4
 SHOWN = 20
 
 
-def verify(cfg: dict) -> dict:
+def verify(cfg: dict, progress=None) -> dict:
     """Re-run the run saved in ``cfg["run_dir"]`` and compare its results field by field.
 
     Any difference in keys, list lengths, types or strings is a mismatch; numbers must be
     equal on the same device, dtype and JAX version, else within a relative `REL_TOL`.
+    `progress`: as in `mcrisk.price`, for the re-run.
 
     Raises:
         ConfigError: `run_dir` is not a finished run folder, or its record is unreadable.
@@ -33,13 +34,16 @@ def verify(cfg: dict) -> dict:
             raise E.ConfigError("run_dir", str(run_dir),
                                 f"a finished mcrisk run folder (missing {f.name})")
     original = load_results(saved_res)
+    if original.get("partial"):
+        raise E.ConfigError("run_dir", str(run_dir), "a finished mcrisk run folder (its "
+                            "results.json is partial: the run was interrupted)")
     plain = load_yaml(saved_cfg)
     if plain.get("task") == "verify":
         raise E.ConfigError("run_dir", str(run_dir), "a run of another task than verify")
     from mcrisk.tasks import run
 
     # Through JSON, as the CLI saved it: tuples become lists and keys strings.
-    again = json.loads(json.dumps(run(plain)))
+    again = json.loads(json.dumps(run(plain, progress=progress)))
     prov = original.get("provenance") if isinstance(original.get("provenance"), dict) else {}
     original = _without_hardware_notes(original, prov.get("hardware_notes") or [])
     found = diff(original, again, VOLATILE)
