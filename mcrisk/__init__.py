@@ -4,6 +4,7 @@ Public API (everything else is private)::
 
     import mcrisk
     result = mcrisk.price(cfg)   # cfg: dict, DictConfig or mcrisk.Problem
+    mcrisk.to_frame(result, "positions")   # a section as a pandas DataFrame
 
 JAX is imported on first use of `price`, not by ``import mcrisk``: the CLI's ``--help`` and
 ``--cfg job`` must never start a backend, and ``hardware`` settings (platform, x64) must be
@@ -21,6 +22,7 @@ from mcrisk.problem import Model as Model
 from mcrisk.problem import Position as Position
 from mcrisk.problem import Problem as Problem
 from mcrisk.problem import Sim as Sim
+from mcrisk.tables import to_frame as to_frame
 
 __version__ = "0.1.0"
 
