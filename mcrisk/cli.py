@@ -175,7 +175,16 @@ def summary(result: dict) -> str:
     return f"collected {result['n_runs']} runs: " + ", ".join(result["files"])
 
 
-main = hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")(_run)
+_hydra_main = hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")(_run)
+
+
+def main() -> None:
+    """Console script `mcrisk`: Hydra's command line, plus ``portfolio=<book.yaml>``."""
+    from mcrisk.config.store import file_overrides
+
+    sys.argv[1:] = file_overrides(sys.argv[1:])
+    _hydra_main()
+
 
 if __name__ == "__main__":
     main()
