@@ -116,11 +116,7 @@ def _run(cfg: DictConfig) -> None:
     except NonFiniteError as err:
         sys.stderr.write(f"mcrisk: non-finite result: {err}\n")
         sys.exit(3)
-    from mcrisk.provenance import collect
-
-    result["notes"] = list(result.get("notes", [])) + hw_notes
-    result["seconds"] = time.perf_counter() - t0
-    result["provenance"] = collect(plain)
+    stamp(result, plain, hw_notes, time.perf_counter() - t0)
     if sink is not None:
         result["files"] = sink.close()
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
@@ -133,6 +129,16 @@ def _run(cfg: DictConfig) -> None:
     print(f"results: {out_dir / 'results.json'}")
     if result["task"] == "verify" and not result["ok"]:
         sys.exit(1)
+
+
+def stamp(result: dict, plain: dict, notes: list[str], seconds: float) -> dict:
+    """Add what the command line records about every run (docs/results.md, last section)."""
+    from mcrisk.provenance import collect
+
+    result["notes"] = list(result.get("notes", [])) + notes
+    result["seconds"] = seconds
+    result["provenance"] = collect(plain)
+    return result
 
 
 def summary(result: dict) -> str:
