@@ -136,7 +136,8 @@ def _var_rows(src: dict) -> list[dict]:
             row["var_nested_bias_removed"] = nested["var_bias_removed"][level]
             row["es_nested_bias_removed"] = nested["es_bias_removed"][level]
         if dg:
-            row.update(var_delta_gamma=dg["var"][level], var_delta_gamma_error=dg["var_error"][level],
+            row.update(var_delta_gamma=dg["var"][level],
+                       var_delta_gamma_error=dg["var_error"][level],
                        es_delta_gamma=dg["es"][level], es_delta_gamma_error=dg["es_error"][level])
         rows.append(row)
     return rows
