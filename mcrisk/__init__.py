@@ -4,6 +4,8 @@ Public API (everything else is private)::
 
     import mcrisk
     result = mcrisk.price(cfg)   # cfg: dict, DictConfig or mcrisk.Problem
+    mcrisk.to_frame(result, "positions")   # a section as a pandas DataFrame
+    cfg["portfolio"] = mcrisk.load_portfolio("book.yaml")   # a book from its own file
 
 JAX is imported on first use of `price`, not by ``import mcrisk``: the CLI's ``--help`` and
 ``--cfg job`` must never start a backend, and ``hardware`` settings (platform, x64) must be
@@ -13,6 +15,7 @@ applied before JAX initialises.
 from typing import Any
 
 from mcrisk.config import build as build
+from mcrisk.config.bookfile import load_portfolio as load_portfolio
 from mcrisk.errors import ConfigError as ConfigError
 from mcrisk.errors import NonFiniteError as NonFiniteError
 from mcrisk.problem import Greeks as Greeks
@@ -21,6 +24,7 @@ from mcrisk.problem import Model as Model
 from mcrisk.problem import Position as Position
 from mcrisk.problem import Problem as Problem
 from mcrisk.problem import Sim as Sim
+from mcrisk.tables import to_frame as to_frame
 
 __version__ = "0.1.0"
 

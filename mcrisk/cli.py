@@ -152,11 +152,7 @@ def _run(cfg: DictConfig) -> None:
                           else ("non-finite result", 3))
             sys.stderr.write(f"mcrisk: {kind}: {err}\n")
             sys.exit(code)
-        from mcrisk.provenance import collect
-
-        result["notes"] = list(result.get("notes", [])) + hw_notes
-        result["seconds"] = time.perf_counter() - t0
-        result["provenance"] = collect(plain, cfg_hash, hardware_notes=hw_notes)
+        stamp(result, plain, hw_notes, time.perf_counter() - t0, cfg_hash)
         if sink is not None:
             result["files"] = list(sink.close())
         atomic.write_json(results, result)
@@ -210,6 +206,17 @@ def _save_partial(results: Path, plain: dict, sink, tracker: Tracker, sig, t0: f
             f"done); partial results in {results}")
 
 
+def stamp(result: dict, plain: dict, notes: list[str], seconds: float,
+          cfg_hash: str | None = None) -> dict:
+    """Add what the command line records about every run (docs/results.md, last section)."""
+    from mcrisk.provenance import collect
+
+    result["notes"] = list(result.get("notes", [])) + notes
+    result["seconds"] = seconds
+    result["provenance"] = collect(plain, cfg_hash, hardware_notes=notes)
+    return result
+
+
 def summary(result: dict) -> str:
     task = result["task"]
     if task == "price":
@@ -261,8 +268,12 @@ _app = hydra.main(version_base="1.3", config_path=conf_dir(), config_name="confi
 
 
 def main() -> None:
-    """Console script: the Hydra app, stopped cleanly by SIGINT (exit code 130) or SIGTERM
-    (143) with one line on stderr instead of a traceback."""
+    """Console script `mcrisk`: Hydra's command line, plus ``portfolio=<book.yaml>``, stopped
+    cleanly by SIGINT (exit code 130) or SIGTERM (143) with one line on stderr instead of a
+    traceback."""
+    from mcrisk.config.store import file_overrides
+
+    sys.argv[1:] = file_overrides(sys.argv[1:])
     with interrupt.trapped():
         try:
             _app()

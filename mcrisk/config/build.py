@@ -16,7 +16,8 @@ import numpy as np
 
 from mcrisk import corr as corrlib
 from mcrisk import errors as E
-from mcrisk.config.positions import build_position
+from mcrisk.config import bookfile
+from mcrisk.config.positions import build_position, check_unique_names
 from mcrisk.config.risk import build_risk
 from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
@@ -68,15 +69,11 @@ def build(cfg: Any) -> Problem:
     model = build_model(cfg.get("model") or {"name": "gbm"}, market, notes)
     sim = build_sim(cfg.get("sim") or {})
     greeks = build_greeks(cfg.get("greeks") or {})
-    portfolio = E.mapping("portfolio", E.required("config", cfg, "portfolio"))
-    E.only_keys("portfolio", portfolio, ("positions", "name"))
-    raw_positions = E.sequence("portfolio.positions",
-                               E.required("portfolio", portfolio, "positions"),
-                               min_length=1, what="a list of positions")
-    positions = tuple(build_position(f"portfolio.positions[{i}]", p, market, i)
+    raw_positions, where = _portfolio(E.required("config", cfg, "portfolio"), notes)
+    positions = tuple(build_position(f"{where}[{i}]", p, market, i)
                       for i, p in enumerate(raw_positions))
-    _check_unique_names(positions)
-    check_reach(positions, market, model, sim)
+    check_unique_names(positions, where)
+    check_reach(positions, market, model, sim, where)
     risk = build_risk(cfg.get("risk"), market, model.base_vols(market))
     if risk.margin is not None and risk.margin.extreme_multiple * risk.margin.spot_range >= 1.0:
         raise ConfigError("risk.margin.extreme_multiple", risk.margin.extreme_multiple,
@@ -85,13 +82,22 @@ def build(cfg: Any) -> Problem:
                    risk=risk, notes=tuple(notes))
 
 
-def _check_unique_names(positions: tuple[Position, ...]) -> None:
-    seen: dict[str, int] = {}
-    for i, p in enumerate(positions):
-        if p.name in seen:
-            raise ConfigError(f"portfolio.positions[{i}].name", p.name,
-                              f"a unique name (positions[{seen[p.name]}] has it already)")
-        seen[p.name] = i
+def _portfolio(raw: Any, notes: list[str]) -> tuple[list, str]:
+    """The raw positions and the path their errors start with: ``portfolio.positions``, or
+    ``<file>: positions`` for a book read from ``portfolio.file``."""
+    portfolio = E.mapping("portfolio", raw)
+    E.only_keys("portfolio", portfolio, ("positions", "name", "file"))
+    if portfolio.get("file") is not None:
+        if portfolio.get("positions"):
+            raise ConfigError("portfolio.file", portfolio["file"],
+                              "either a portfolio file or portfolio.positions, not both "
+                              "(on the command line portfolio=<book.yaml> replaces the "
+                              "default book)")
+        book, where = bookfile.read(portfolio["file"])
+        notes.append(bookfile.note(portfolio["file"]))
+        return book["positions"], where
+    return E.sequence("portfolio.positions", E.required("portfolio", portfolio, "positions"),
+                      min_length=1, what="a list of positions"), "portfolio.positions"
 
 
 def build_market(raw: Any, notes: list[str]) -> Market:
@@ -247,7 +253,7 @@ def _log_variance_rates(market: Market, model: Model) -> np.ndarray:
 
 
 def check_reach(positions: tuple[Position, ...], market: Market, model: Model,
-                sim: Sim) -> None:
+                sim: Sim, where: str = "portfolio.positions") -> None:
     """Refuse positions whose Monte Carlo value would silently come out as 0 +- 0.
 
     With log-variance w = vol^2 x expiry, the mean of e^{vol W_T} comes from paths about
@@ -266,7 +272,7 @@ def check_reach(positions: tuple[Position, ...], market: Market, model: Model,
         t = p.terms.get("expiry")
         if t is None:
             continue
-        path = f"portfolio.positions[{i}].expiry"
+        path = f"{where}[{i}].expiry"
         w = rates[list(p.assets)] * t
         a = int(np.argmax(w))
         bounded = p.type == "digital" or (p.terms.get("option") == "put" and (

@@ -34,14 +34,22 @@ FIELDS: dict[str, dict[str, Any]] = {
 POSITION_TYPES = tuple(FIELDS)
 
 
-def _asset(path: str, name: Any, market: Market) -> int:
+def _asset(path: str, name: Any, market: Market | None) -> int:
+    if market is None:  # a book checked on its own (load_portfolio): any asset name
+        E.string(path, name)
+        return hash(name)
     if not isinstance(name, str) or name not in market.assets:
         raise ConfigError(path, name, "one of the market assets " + ", ".join(market.assets))
     return market.index(name)
 
 
-def build_position(path: str, raw: Any, market: Market, index: int) -> Position:
-    """Validate one position mapping and return a `Position` with resolved asset indices."""
+def build_position(path: str, raw: Any, market: Market | None, index: int) -> Position:
+    """Validate one position mapping and return a `Position` with resolved asset indices.
+
+    With ``market=None`` (a book file checked on its own) the checks that need the market
+    (asset names exist, a barrier on the right side of its spot, the default perpetual
+    entry price) are skipped and the returned asset indices are meaningless.
+    """
     raw = E.mapping(path, raw)
     ptype = E.choice(f"{path}.type", E.required(path, raw, "type"), POSITION_TYPES)
     spec = FIELDS[ptype]
@@ -90,18 +98,19 @@ def build_position(path: str, raw: Any, market: Market, index: int) -> Position:
 
     if ptype == "perpetual":
         entry = get("entry_price")
-        spot = float(market.spots[assets[0]])
-        terms["entry_price"] = spot if entry == "spot" else E.number(
-            f"{path}.entry_price", entry, lo=0.0, lo_open=True)
+        if entry != "spot":
+            terms["entry_price"] = E.number(f"{path}.entry_price", entry, lo=0.0, lo_open=True)
+        elif market is not None:
+            terms["entry_price"] = float(market.spots[assets[0]])
         terms["funding_rate"] = E.number(f"{path}.funding_rate", get("funding_rate"))
     elif ptype == "digital":
         terms["cash"] = E.number(f"{path}.cash", get("cash"))
     elif ptype == "barrier":
         bt = E.choice(f"{path}.barrier_type", raw["barrier_type"], BARRIER_TYPES)
         level = E.number(f"{path}.barrier", raw["barrier"], lo=0.0, lo_open=True)
-        spot = float(market.spots[assets[0]])
         up = bt.startswith("up")
-        if (up and level <= spot) or (not up and level >= spot):
+        spot = float(market.spots[assets[0]]) if market is not None else None
+        if spot is not None and ((up and level <= spot) or (not up and level >= spot)):
             side = "above" if up else "below"
             raise ConfigError(f"{path}.barrier", raw["barrier"],
                               f"a level {side} today's spot {spot:g} for a {bt} barrier "
@@ -120,6 +129,16 @@ def build_position(path: str, raw: Any, market: Market, index: int) -> Position:
         terms.update(option="call", strike=0.0)
     return Position(type=ptype, name=name, quantity=quantity, assets=assets,
                     terms=terms, venue=venue)
+
+
+def check_unique_names(positions, where: str = "portfolio.positions") -> None:
+    """Position names key every per-position result, so two positions may not share one."""
+    seen: dict[str, int] = {}
+    for i, p in enumerate(positions):
+        if p.name in seen:
+            raise ConfigError(f"{where}[{i}].name", p.name,
+                              f"a unique name (positions[{seen[p.name]}] has it already)")
+        seen[p.name] = i
 
 
 # Positions whose payoff depends on the path between event dates (or whose fixings do), so their

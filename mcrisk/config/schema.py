@@ -98,6 +98,8 @@ class RiskConf:
 class PortfolioConf:
     name: Optional[str] = None
     positions: List[Dict[str, Any]] = field(default_factory=list)
+    # portfolio=from_file: the book is read from this YAML file (see config/bookfile.py).
+    file: Optional[str] = None
 
 
 @dataclass

@@ -52,6 +52,33 @@ def conf_dir() -> str:
     return str(files("mcrisk.conf"))
 
 
+BOOK_SUFFIXES = (".yaml", ".yml")
+
+
+def file_overrides(args: list[str]) -> list[str]:
+    """Spell a book file on the command line the way Hydra composes it.
+
+    ``portfolio=path/to/book.yaml`` (a file, not a group option; a comma list sweeps files)
+    and a bare ``portfolio.file=...`` both become ``portfolio=from_file
+    portfolio.file=...``, so the file replaces the default book instead of adding to it.
+    Every other argument is passed through unchanged.
+    """
+    out, files, group_given = [], False, False
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if eq and key == "portfolio" and value and all(
+                v.strip().endswith(BOOK_SUFFIXES) for v in value.split(",")):
+            out += ["portfolio=from_file", f"portfolio.file={value}"]
+            files = group_given = True
+            continue
+        files |= bool(eq) and key.lstrip("+") == "portfolio.file"
+        group_given |= bool(eq) and key == "portfolio"
+        out.append(arg)
+    if files and not group_given:
+        out.append("portfolio=from_file")
+    return out
+
+
 def compose(overrides: list[str] | None = None, config_name: str = "config"):
     """Compose the Hydra config from Python (notebooks): safe to call again and again.
 
@@ -67,4 +94,5 @@ def compose(overrides: list[str] | None = None, config_name: str = "config"):
     # Re-running a notebook cell must not fail with "GlobalHydra is already initialized".
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides or []))
+        return hydra_compose(config_name=config_name,
+                             overrides=file_overrides(list(overrides or [])))

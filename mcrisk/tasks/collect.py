@@ -15,13 +15,11 @@ from mcrisk.rundir import load_results, load_yaml
 
 
 def rows_of(run_dir: Path) -> list[dict]:
-    rows = []
+    """One row per job: its overrides (typed, see `typed_overrides`) and its headline numbers."""
+    jobs, texts = [], []
     for res_file in sorted(run_dir.glob("*/results.json"), key=lambda p: _num(p.parent.name)):
         job = res_file.parent
-        res = load_results(res_file)
-        row: dict = {"job": job.name, "task": res.get("task")}
-        if res.get("partial"):  # an interrupted job: listed, with no numbers to compare
-            row["partial"] = True
+        given: dict[str, str] = {}
         overrides = job / ".hydra" / "overrides.yaml"
         if overrides.is_file():
             items = load_yaml(overrides, mapping=False, resolve=False) or []
@@ -30,10 +28,57 @@ def rows_of(run_dir: Path) -> list[dict]:
                                     "a YAML list of overrides, as Hydra writes it")
             for item in items:
                 key, _, value = str(item).partition("=")
-                row[key.lstrip("+~")] = value
+                given[key.lstrip("+~")] = value
+        jobs.append((job.name, load_results(res_file)))
+        texts.append(given)
+    rows = []
+    for (name, res), typed in zip(jobs, typed_overrides(texts)):
+        row: dict = {"job": name, "task": res.get("task")}
+        if res.get("partial"):  # an interrupted job: listed, with no numbers to compare
+            row["partial"] = True
+        row.update(typed)
         row.update(_metrics(res))
         rows.append(row)
     return rows
+
+
+def typed_overrides(texts: list[dict[str, str]]) -> list[dict]:
+    """Each job's overrides (key -> text) typed as Hydra typed them, one type per key.
+
+    Hydra's override grammar gives the value the job received (``sim.n_paths=1e3`` is the
+    float 1000.0, where YAML 1.1 would keep the string '1e3'). A key keeps one type across
+    jobs: ints and floats together become floats; any other mix (or a list or dict value)
+    stays the override text as typed, so nothing is re-interpreted behind the user's back.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    out: list[dict] = [{} for _ in texts]
+    for key in dict.fromkeys(k for t in texts for k in t):
+        values = []
+        for t in texts:
+            if key not in t:
+                values.append(None)
+                continue
+            try:
+                values.append(parser.parse_override(f"{key}={t[key]}").value())
+            except Exception:  # noqa: BLE001 - text Hydra's grammar rejects stays text
+                values.append(t[key])
+        kinds = {_kind(v) for v in values if v is not None}
+        if len(kinds) > 1 and kinds <= {"int", "float"}:
+            values = [None if v is None else float(v) for v in values]
+        elif len(kinds) > 1 or "other" in kinds:
+            values = [t.get(key) for t in texts]
+        for row, t, v in zip(out, texts, values):
+            if key in t:
+                row[key] = v
+    return out
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    return {int: "int", float: "float", str: "str"}.get(type(v), "other")
 
 
 def _num(name: str):
@@ -110,9 +155,9 @@ def _plot(rows: list[dict], path: Path) -> Path | None:
     ax.set_yticks(range(len(rows)), labels)
     ax.set_xlabel(metric + (" (95% CI)" if err is not None else ""))
     ax.set_title(f"{len(rows)} runs")
-    fig.tight_layout()
+    # Labels grow with the number of swept keys; tight_layout cannot fit long ones (and warns).
     with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

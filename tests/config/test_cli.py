@@ -42,3 +42,38 @@ def test_bad_value_is_one_clear_line(tmp_path):
     assert out.returncode == 2
     assert "sim.n_paths: got 1; expected an integer >= 2" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_portfolio_file_on_the_command_line(tmp_path):
+    from math import exp, log, sqrt
+
+    from scipy.stats import norm
+
+    book = ROOT / "experiments" / "books" / "every_position.yaml"
+    out = _mcrisk(f"portfolio={book}", "sim.n_paths=4000", "sim.n_steps=16",
+                  "greeks.enabled=false", "report.enabled=false",
+                  f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    pos = {p["name"]: p for p in res["positions"]}
+    assert len(pos) == 13 and any(str(book) in n for n in res["notes"])
+    # The file's fields reached the engine: closed forms on the btc_eth market (r = 3%).
+    r, sd = 0.03, 0.6 * sqrt(0.25)
+    d1 = (log(60000 / 65000) + r * 0.25) / sd + sd / 2
+    call = 3 * (60000 * norm.cdf(d1) - 65000 * exp(-r * 0.25) * norm.cdf(d1 - sd))
+    sd = 0.75 * sqrt(0.25)
+    d2 = (log(3000 / 2700) + r * 0.25) / sd - sd / 2
+    digital = 10 * 1000 * exp(-r * 0.25) * norm.cdf(-d2)
+    sd = sqrt((0.6 ** 2 + 0.75 ** 2 - 2 * 0.8 * 0.6 * 0.75) * 0.5)
+    d1 = log(60000 / 3000) / sd + sd / 2
+    exchange = 0.05 * (60000 * norm.cdf(d1) - 3000 * norm.cdf(d1 - sd))
+    forward = 60000 - 62000 * exp(-r * 0.5)
+    for name, ref in (("btc_call", call), ("eth_digital", digital),
+                      ("btc_for_eth", exchange), ("btc_fwd", forward)):
+        assert abs(pos[name]["value"] - ref) <= 4 * pos[name]["stderr"], (name, ref)
+    assert pos["eth_spot"]["value"] == 50 * 3000 and pos["btc_perp"]["value"] == 2000.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("positions:\n  - {type: forward, asset: BTC, strike: 1, expiry: -1}\n")
+    out = _mcrisk(f"portfolio.file={bad}", f"hydra.run.dir={tmp_path}/bad", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{bad}: positions[0].expiry: got -1; expected an expiry in years > 0" in out.stderr

@@ -1,0 +1,77 @@
+"""docs/results.md describes every key that a small run of each task writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from mcrisk import results_schema as S
+
+ROOT = Path(__file__).resolve().parents[2]
+# Small, but with every optional section on: a nested-valued Asian (nested_error), venues
+# (per-venue margin), delta-gamma, stress, margin, an exposure profile with liquidation.
+CFG = {
+    "market": {"assets": ["BTC", "ETH"], "spot": [60000.0, 3000.0], "vol": [0.6, 0.75],
+               "rate": 0.03, "corr": [[1.0, 0.8], [0.8, 1.0]]},
+    "sim": {"n_paths": 400, "n_steps": 8, "seed": 0, "chunk_size": 200},
+    "portfolio": {"positions": [
+        {"name": "call", "type": "european", "asset": "BTC", "option": "call",
+         "strike": 65000, "expiry": 0.25, "quantity": 2, "venue": "deribit"},
+        {"name": "asian", "type": "asian", "asset": "BTC", "option": "call", "strike": 60000,
+         "expiry": 0.5, "fixings": 4, "venue": "okx"},
+        {"name": "eth", "type": "spot", "asset": "ETH", "quantity": 10, "venue": "okx"}]},
+    "risk": {"horizon": 0.01, "levels": [0.95, 0.999], "method": "delta_gamma",
+             "inner_paths": 4, "stress_paths": 4, "dates": [0.01, 0.03],
+             "collateral": 1e5, "maintenance_margin": 5e4,
+             "stress": [{"name": "crash", "spot": {"BTC": -30}, "vol": {"BTC": 20}}],
+             "margin": {"enabled": True}},
+    "convergence": {"n_paths": [200, 400]},
+    "model_risk": {"models": ["gbm"]},
+}
+
+
+def test_doc_is_rendered_from_the_schema():
+    doc = (ROOT / "docs" / "results.md").read_text()
+    assert doc == S.render(), "run: python -m mcrisk.results_schema > docs/results.md"
+
+
+def test_undescribed_reports_new_keys():
+    res = {"task": "stress", "today": {"book": 1.0, "positions": {"a": 1.0}, "new": 2},
+           "margin": None, "extra": [{"x": 1}]}
+    assert S.undescribed("stress", res) == ["today.new", "extra[].x"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from omegaconf import OmegaConf
+
+    from mcrisk.cli import stamp
+    from mcrisk.tasks import run
+
+    out = {}
+    for task in ("price", "risk", "stress", "convergence", "model_risk"):
+        cfg = dict(copy.deepcopy(CFG), task=task)
+        out[task] = stamp(run(cfg), cfg, [], 0.1)
+    # verify and collect read finished runs: write the price run as the CLI would.
+    job = tmp_path_factory.mktemp("multirun") / "0"
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(dict(CFG, task="price")), job / ".hydra" / "config.yaml")
+    (job / ".hydra" / "overrides.yaml").write_text("- sim.n_paths=400\n- model=gbm\n")
+    (job / "results.json").write_text(json.dumps(out["price"]))
+    for task in ("verify", "collect"):
+        cfg = {"task": task, "run_dir": str(job if task == "verify" else job.parent)}
+        res = run(cfg)
+        out[task] = stamp(res, cfg, [], 0.1)
+    return out
+
+
+# One small run of each of the seven tasks: about a minute of compilation in all.
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(S.TASKS))
+def test_every_key_of_a_small_run_is_described(results, task):
+    res = json.loads(json.dumps(results[task]))  # exactly what results.json holds
+    assert res["task"] == task
+    assert S.undescribed(task, res) == []
