@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcrisk.errors import ConfigError
+from mcrisk.errors import ConfigError, show
 
 # Eigenvalues this far below zero are rounding in a user-typed matrix, not a real defect.
 PSD_TOL = 1e-10
@@ -20,7 +20,7 @@ def check(path: str, corr: np.ndarray, *, allow_non_psd: bool = False) -> np.nda
     if not np.allclose(corr, corr.T, atol=1e-12, rtol=0):
         i, j = np.argwhere(~np.isclose(corr, corr.T, atol=1e-12, rtol=0))[0]
         raise ConfigError(f"{path}[{i}][{j}]", corr[i, j],
-                          f"a symmetric matrix ({path}[{j}][{i}] = {corr[j, i]!r})")
+                          f"a symmetric matrix ({path}[{j}][{i}] = {show(corr[j, i])})")
     if not np.allclose(np.diag(corr), 1.0, atol=1e-12, rtol=0):
         i = int(np.argmax(np.abs(np.diag(corr) - 1.0)))
         raise ConfigError(f"{path}[{i}][{i}]", corr[i, i], "1.0 on the diagonal")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ConfigError", "NonFiniteError", "check_finite", "finite_max"]
+__all__ = ["ConfigError", "NonFiniteError", "check_finite", "finite_max", "show"]
 
 
 class ConfigError(ValueError):
@@ -29,7 +29,7 @@ class ConfigError(ValueError):
         self.path = path
         self.value = value
         self.expected = expected
-        super().__init__(f"{path}: got {_show(value)}; expected {expected}")
+        super().__init__(f"{path}: got {show(value)}; expected {expected}")
 
 
 class NonFiniteError(ArithmeticError):
@@ -49,7 +49,7 @@ class NonFiniteError(ArithmeticError):
         self.path = path
         self.value = value
         self.detail = detail
-        super().__init__(f"{path}: computed {_show(value)} (not a finite number)"
+        super().__init__(f"{path}: computed {show(value)} (not a finite number)"
                          + (f"; {detail}" if detail else ""))
 
 
@@ -89,9 +89,27 @@ def finite_max(values: np.ndarray, path: str, labels: Sequence[str] | None = Non
     return int(np.argmax(values))
 
 
-def _show(value: Any) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+def show(value: Any) -> str:
+    """A value as a user typed it, for error messages: plain numbers (``0.8``, not
+    ``np.float64(0.8)``), lists for arrays, strings quoted; cut to 200 characters.
+
+    Use it for every number interpolated into a message: NumPy 2 scalars print their type.
+    """
+    text = repr(_plain(value))
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays (at any depth of lists, tuples and dicts) as Python values."""
+    if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array__"):
+        return _plain(np.asarray(value).tolist())
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def _is_number(x: Any) -> bool:
@@ -159,7 +177,7 @@ def sequence(path: str, x: Any, *, length: int | None = None, min_length: int = 
         raise ConfigError(path, x, what)
     items = list(x)
     if length is not None and len(items) != length:
-        raise ConfigError(path, x, f"{what} of length {length}")
+        raise ConfigError(path, x, f"{what} of length {length} (it has {len(items)})")
     if len(items) < min_length:
         raise ConfigError(path, x, f"{what} with at least {min_length} entries")
     return items

@@ -61,8 +61,9 @@ def estimate_market(path: str | os.PathLike, *, assets: list[str] | None = None,
       half-life gives the zero-mean sample estimator ``mean_t(r_t r_t^T)``.
 
     Only the selected columns are read, so a gap in a column that is not used is no error.
-    Dates must be unique; when every date parses as an ISO date/time or a numeric timestamp
-    they must also be strictly increasing. Otherwise (free-form labels) file order is kept.
+    Dates must be unique. When most dates parse as ISO dates/times (or as numeric timestamps)
+    every one must, and they must be strictly increasing; a date that does not parse is an
+    error naming its line. Otherwise (free-form labels) file order is kept.
 
     Args:
         path: the CSV file.
@@ -85,7 +86,8 @@ def estimate_market(path: str | os.PathLike, *, assets: list[str] | None = None,
     Raises:
         ConfigError: for an unreadable file, a missing date or asset column, too few rows, a
             gap (empty cell or NaN), a non-numeric, infinite or non-positive price, duplicate or
-            non-increasing dates, a constant price column, or a bad estimator option.
+            non-increasing dates, a malformed date among dates, a constant price column, or a
+            bad estimator option.
     """
     where = f"{field}.path"
     E.choice(f"{field}.estimator", estimator, ESTIMATORS)
@@ -227,9 +229,18 @@ def _check_dates(where: str, path: str, column: str, dates: list[str],
                               f"{seen[date]} and {line})")
         seen[date] = line
     keys = [_date_key(d) for d in dates]
-    kinds = {k[0] if k else None for k in keys}
-    if None in kinds or len(kinds) != 1:
+    kinds = [k[0] if k else None for k in keys]
+    common = max(set(kinds), key=lambda k: (kinds.count(k), k is not None))
+    if common is None:
         return False
+    # Mostly dates: one that does not parse is a typo, and treating the column as free-form
+    # labels would switch the order checks off for the whole file.
+    for date, line, kind in zip(dates, lines, kinds):
+        if kind != common:
+            expected = ("an ISO date or date/time (YYYY-MM-DD[ HH:MM:SS])" if common == "iso"
+                        else "a numeric timestamp")
+            raise ConfigError(where, date, f"{expected} like the other rows in column "
+                              f"{column!r} on line {line} of {path}")
     for k in range(1, len(keys)):
         if not keys[k][1] > keys[k - 1][1]:
             raise ConfigError(where, path, f"strictly increasing dates (date {dates[k]} on line "

@@ -102,6 +102,11 @@ def _portfolio(raw: Any, notes: list[str]) -> tuple[list, str]:
 
 def build_market(raw: Any, notes: list[str]) -> Market:
     raw = E.mapping("market", raw)
+    if raw.get("name") == "from_csv" and raw.get("path") is None:
+        # The preset's `path: ???` is lost when merged over the schema's None, so without
+        # this the first complaint would be about market.assets, which the file provides.
+        raise ConfigError("market.path", None, "the path of a CSV price file (market=from_csv "
+                          "estimates the market from it), e.g. market.path=prices.csv")
     if raw.get("path") is not None:
         raw = _from_file(raw, notes)
     E.only_keys("market", raw, ("assets", "spot", "vol", "dividend", "rate", "corr",
@@ -131,10 +136,9 @@ def build_market(raw: Any, notes: list[str]) -> Market:
                               f"a {n}x{n} correlation matrix (required with several assets)")
         corr = np.ones((1, 1))
     else:
-        rows = E.sequence("market.corr", raw["corr"], length=n,
-                          what=f"a {n}x{n} matrix (list of {n} rows)")
+        rows = _rows("market.corr", raw["corr"], n, f"a {n}x{n} matrix: a list of {n} rows")
         corr = np.array([[E.number(f"market.corr[{i}][{j}]", v) for j, v in enumerate(
-            E.sequence(f"market.corr[{i}]", row, length=n, what=f"a row of {n} numbers"))]
+            _rows(f"market.corr[{i}]", row, n, f"a row of {n} numbers"))]
             for i, row in enumerate(rows)])
     corrlib.check("market.corr", corr, allow_non_psd=(repair == "nearest"))
     repaired = False
@@ -168,6 +172,15 @@ def _from_file(raw: Any, notes: list[str]) -> dict:
               if k not in ("path", "estimator", "half_life", "annualisation")}
     merged.update({k: v for k, v in est.items() if k != "rate"})
     return merged
+
+
+def _rows(path: str, x: Any, n: int, what: str) -> list:
+    """A list of exactly `n` items; `what` already says how many, so the message does not
+    repeat it as "of length n"."""
+    items = E.sequence(path, x, what=what)
+    if len(items) != n:
+        raise ConfigError(path, x, f"{what} (it has {len(items)})")
+    return items
 
 
 def _per_asset_list(path: str, x: Any, n: int, **bounds: Any) -> np.ndarray:

@@ -113,7 +113,8 @@ def build_position(path: str, raw: Any, market: Market | None, index: int) -> Po
         if spot is not None and ((up and level <= spot) or (not up and level >= spot)):
             side = "above" if up else "below"
             raise ConfigError(f"{path}.barrier", raw["barrier"],
-                              f"a level {side} today's spot {spot:g} for a {bt} barrier "
+                              f"a level {side} today's spot {spot:g} for "
+                              f"{'an' if up else 'a'} {bt} barrier "
                               "(it would already be triggered)")
         terms.update(barrier=level, up=up, knock_in=bt.endswith("-in"))
     elif ptype == "asian":

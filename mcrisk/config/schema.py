@@ -3,7 +3,8 @@
 Stdlib dataclasses only (no JAX): a misspelt key or a wrong type fails at compose time with
 Hydra's message naming the key. Fields that accept "a number or a list per asset" are `Any`;
 `mcrisk.config.build` checks their values. `sim.n_paths` is `Any` so `sim.n_paths=1e6` works
-on the command line (the builder accepts integral floats).
+on the command line (the builder accepts integral floats), and `market.corr` is `Any`
+because OmegaConf rejects integers in a nested float list; build checks both.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class MarketConf:
     vol: Optional[List[float]] = None
     dividend: Optional[List[float]] = None
     rate: float = 0.0
-    corr: Optional[List[List[float]]] = None
+    # Any, not List[List[float]]: OmegaConf refuses the int 1 inside a nested float list
+    # (market.corr=[[1,0.8],[0.8,1]]); build_market checks every entry is a number.
+    corr: Any = None
     corr_repair: str = "none"
     drift: Optional[List[float]] = None
     # market=from_csv: estimate spot, vol and corr from a price file.

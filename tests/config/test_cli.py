@@ -23,6 +23,22 @@ def test_help_and_cfg_job_do_not_import_jax(tmp_path):
     assert "portfolio:" in out.stdout and "n_paths" in out.stdout
 
 
+def test_help_describes_mcrisk_without_importing_jax(tmp_path):
+    code = ("import sys; sys.argv = ['mcrisk', '--help']\n"
+            "import mcrisk.cli\n"
+            "try:\n    mcrisk.cli.main()\nexcept SystemExit:\n    pass\n"
+            "assert 'jax' not in sys.modules, 'jax imported by --help'\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "powered by Hydra" not in text and "Powered by Hydra" not in text
+    assert text.startswith("mcrisk: Monte Carlo pricing and risk")
+    for task in ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect"):
+        assert f"\n{task} " in text, task
+    assert "experiment: convergence, crypto_book_var" in text and "Examples:" in text
+
+
 @pytest.mark.parametrize("task", ["price", "risk"])
 def test_task_writes_results_and_prints_table(tmp_path, task):
     out = _mcrisk(f"task={task}", "sim.n_paths=2000", "sim.chunk_size=1000",

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from mcrisk.config.build import to_plain
 from mcrisk.config.store import compose, conf_dir
 
-from tests.config.runner import ROOT
+from tests.config.runner import ROOT, in_process, main_in_process, tiny  # noqa: F401
 from tests.config.runner import mcrisk as _mcrisk
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = ["sim.n_paths=2000", "sim.chunk_size=2000", "risk.inner_paths=4",
@@ -30,9 +31,14 @@ def test_every_group_option_composes():
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_runs_small(name, tmp_path):
-    out = _mcrisk(f"experiment={name}", *SMALL, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-4000:]
+def test_experiment_runs_small(name, in_process, capsys):
+    # In this process, with the sizes the README commands run at, so the presets the README
+    # names reuse these compiled kernels.
+    import mcrisk.cli as cli
+
+    tmp_path = in_process
+    code = main_in_process(cli, ["mcrisk", *tiny([f"experiment={name}"], tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err[-4000:]
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["provenance"]["config_hash"] and res["provenance"]["jax"]
     report = (tmp_path / "run" / "report.md").read_text()
@@ -41,6 +47,16 @@ def test_experiment_runs_small(name, tmp_path):
     for png in pngs:
         assert png.read_bytes()[:8] == PNG, png
         assert f"]({png.name})" in report
+    # Every asset a stress scenario shocks moves some position of the book.
+    plain = to_plain(compose([f"experiment={name}"]))
+    on = {p["name"]: set([p["asset"]] if "asset" in p else p["assets"])
+          for p in plain["portfolio"]["positions"]}
+    for scenario in res.get("stress") or []:
+        spec = next(s for s in plain["risk"]["stress"] if s["name"] == scenario["name"])
+        for asset in set(spec.get("spot") or {}) | set(spec.get("vol") or {}):
+            moved = [n for n, loss in scenario["by_position"].items()
+                     if asset in on[n] and loss != 0.0]
+            assert moved, f"{name}: stress {scenario['name']} shocks {asset}; nothing moves"
 
 
 def test_bad_override_and_bad_key_name_them(tmp_path):

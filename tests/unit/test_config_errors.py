@@ -209,3 +209,68 @@ def test_sample_index_bounded():
     cfg["sim"]["n_paths"] = 2 ** 32 + 2
     with pytest.raises(ConfigError, match=r"^sim.n_paths: .*at most 4294967296 = 2\^32"):
         mcrisk.build(cfg)
+
+
+MESSAGE_CASES = [
+    # (field, value, exact text the message must hold): numbers as typed, plain English.
+    ("market.corr", [[1.0, 0.8], [0.7, 1.0]],
+     "market.corr[0][1]: got 0.8; expected a symmetric matrix (market.corr[1][0] = 0.7)"),
+    ("market.corr", [[1.0, 0.5]], "market.corr: got [[1.0, 0.5]]; expected a 2x2 matrix: "
+                                  "a list of 2 rows (it has 1)"),
+    ("market.corr", [[1.0, 0.5], [0.5]], "market.corr[1]: got [0.5]; expected a row of 2 "
+                                         "numbers (it has 1)"),
+    ("market.corr", [[1.0, 1.5], [1.5, 1.0]], "market.corr[0][1]: got 1.5; expected"),
+    ("portfolio.positions[1].barrier_type", "up-and-in",
+     "expected a level above today's spot 3000 for an up-and-in barrier"),
+    ("portfolio.positions[1].barrier", 3100.0,
+     "expected a level below today's spot 3000 for a down-and-out barrier"),
+]
+
+
+@pytest.mark.parametrize("field,value,text", MESSAGE_CASES,
+                         ids=[f"{c[0]}={c[1]!r}"[:40] for c in MESSAGE_CASES])
+def test_messages_show_plain_numbers_and_plain_english(field, value, text):
+    cfg = copy.deepcopy(BASE)
+    _set(cfg, field, value)
+    with pytest.raises(ConfigError) as info:
+        mcrisk.build(cfg)
+    msg = str(info.value)
+    assert text in msg, msg
+    assert "np." not in msg and "of length" not in msg, msg
+
+
+def test_stress_shock_value_is_a_plain_number():
+    cfg = copy.deepcopy(BASE)
+    cfg["risk"] = dict(stress=[dict(name="wipeout", spot=dict(BTC=-150))])
+    with pytest.raises(ConfigError) as info:
+        mcrisk.build(cfg)
+    assert str(info.value) == ("risk.stress[0].spot.BTC: got -150.0; expected a move above "
+                               "-100 (percent)")
+
+
+def test_show_formats_numpy_values_as_python_ones():
+    import numpy as np
+
+    from mcrisk.errors import show
+
+    assert show(np.float64(0.8)) == "0.8"
+    assert show([np.float32(0.5), np.int64(3), "SOL"]) == "[0.5, 3, 'SOL']"
+    assert show({"BTC": np.array([1.0, 2.0])}) == "{'BTC': [1.0, 2.0]}"
+
+
+def test_integer_entries_accepted_where_floats_are_expected():
+    # The command line types `1` as an int; the Python API already accepted it.
+    from mcrisk.config.store import compose
+
+    cfg = compose(["market.corr=[[1,0.8],[0.8,1]]", "market.rate=0", "market.spot=[60000,3000]"])
+    problem = mcrisk.build(cfg)
+    assert problem.market.corr.tolist() == [[1.0, 0.8], [0.8, 1.0]]
+    assert problem.market.spots.tolist() == [60000.0, 3000.0]
+
+
+def test_from_csv_without_a_path_names_market_path():
+    from mcrisk.config.store import compose
+
+    with pytest.raises(ConfigError, match=r"^market\.path: got None; expected the path of a "
+                                          r"CSV price file.*market\.path=prices\.csv"):
+        mcrisk.build(compose(["market=from_csv"]))

@@ -282,6 +282,13 @@ FILE_CASES = [
           rows=[[str(1000 + k if k != 9 else 1007.5)] + r[1:] for k, r in enumerate(_table())]),
      {}, "market.path", ["increasing", "1007.5", "1008"]),
     ("empty-date", _csv(rows=_table(cells={(2, 0): ""})), {}, "market.path", ["empty", "line 4"]),
+    # One malformed date among ISO dates used to switch the order checks off (only a note).
+    ("malformed-date", _csv(rows=_table(cells={(7, 0): "2015-01-8x"})), {}, "market.path",
+     ["'2015-01-8x'", "ISO date", "line 9", "prices.csv"]),
+    ("malformed-timestamp",
+     _csv(header="timestamp,BTC,ETH",
+          rows=[[str(1000 + k) if k != 4 else "10O4"] + r[1:] for k, r in enumerate(_table())]),
+     {}, "market.path", ["'10O4'", "numeric timestamp", "line 6"]),
     ("constant-prices", _csv(rows=[[d, "5", "7"] for d in GOOD_DATES]), {}, "market.path",
      ["'BTC'", "zero"]),
     ("bad-estimator", _csv(), {"estimator": "garch"}, "market.estimator", ["'sample'", "'ewma'"]),
