@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtr
+from jax.scipy.special import log_ndtr, ndtr
 
 from mcrisk.models.base import correlate, growth
 
@@ -94,9 +94,13 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
     return rec, (noise, elapsed)
 
 
-def _mass(lo: jax.Array, hi: jax.Array) -> jax.Array:
-    """Phi(hi) - Phi(lo) for lo <= hi, from the tail nearer zero (no cancellation)."""
-    return jnp.where(lo > 0, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
+def _scaled_mass(e: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """``exp(e) (Phi(hi) - Phi(lo))`` for lo <= hi, in logs: the reflected barrier term
+    multiplies a mass that underflows by a factor exp(e) that overflows."""
+    flip = lo > 0  # both bounds mirrored into the lower tail, where log_ndtr is accurate
+    la = log_ndtr(jnp.where(flip, -hi, lo))
+    lb = log_ndtr(jnp.where(flip, -lo, hi))
+    return jnp.exp(e + lb) * -jnp.expm1(la - lb)
 
 
 def _vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Array:
@@ -139,18 +143,19 @@ def asian(ta: dict, rec: LastStep) -> jax.Array:
     return jnp.where(ta["geometric"], geo, arith)
 
 
-def _vanilla_in(mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array, sg: jax.Array,
-                lo: jax.Array, hi: jax.Array, has_lo: jax.Array,
+def _vanilla_in(e: jax.Array, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
+                sg: jax.Array, lo: jax.Array, hi: jax.Array, has_lo: jax.Array,
                 has_hi: jax.Array) -> jax.Array:
-    """E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2); a missing bound is open."""
+    """exp(e) E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2); a missing bound
+    is open."""
     lo = jnp.where(sg > 0, jnp.where(has_lo, jnp.maximum(lo, log_k), log_k), lo)
     hi = jnp.where(sg > 0, hi, jnp.where(has_hi, jnp.minimum(hi, log_k), log_k))
     has_lo = has_lo | (sg > 0)
     has_hi = has_hi | (sg < 0)
     z_lo = jnp.where(has_lo, (lo - mu) / sd, -_FAR)
     z_hi = jnp.maximum(jnp.where(has_hi, (hi - mu) / sd, _FAR), z_lo)
-    fwd = jnp.exp(mu + 0.5 * sd * sd)
-    return sg * (fwd * _mass(z_lo - sd, z_hi - sd) - k * _mass(z_lo, z_hi))
+    return sg * (_scaled_mass(e + mu + 0.5 * sd * sd, z_lo - sd, z_hi - sd)
+                 - k * _scaled_mass(e, z_lo, z_hi))
 
 
 def barrier(tb: dict, rec: LastStep) -> jax.Array:
@@ -176,13 +181,10 @@ def barrier(tb: dict, rec: LastStep) -> jax.Array:
     sg = tb["sign"]
     up = tb["up"]
 
-    def live(m):
-        return _vanilla_in(m, sd, log_k, k, sg, level, level, ~up, up)
+    def live(e, m):
+        return _vanilla_in(e, m, sd, log_k, k, sg, level, level, ~up, up)
 
-    # Capped: the exponent is only that large when the start is so far from the barrier
-    # that the reflected mass is 0 in floating point (the exact product is negligible too).
-    reflect = jnp.exp(jnp.minimum(-2.0 * a * drift / v, 600.0))
-    stay = live(mu) - reflect * live(mu - 2.0 * down * a)
+    stay = live(0.0, mu) - live(-2.0 * a * drift / v, mu - 2.0 * down * a)
     out = rec.survival * stay
     return jnp.where(tb["knock_in"], _vanilla(mu, v, k, sg) - out, out)
 
