@@ -296,7 +296,7 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
     pay = jnp.where(tt["kind"] == KIND_FORWARD, u - tt["strike"],
                     jnp.where(tt["kind"] == KIND_DIGITAL,
                               tt["cash"] * smooth.heaviside(y, eps), smooth.kink(y, eps)))
-    if cond is not None:
+    if cond is not None and tt["strike"].shape[0]:
         pay = jnp.where(tt["conditional"], conditional.terminal(tt, cond), pay)
         pay = jnp.where(tt["lr"], conditional.lr_terminal(tt, cond, s_at, spots), pay)
     out.append(pay * jnp.exp(-rate * tt["expiry"]))
@@ -305,7 +305,7 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
     avg = jnp.where(ta["geometric"], jnp.exp(obs.asian_logsum / ta["n_fix"]),
                     obs.asian_sum / ta["n_fix"])
     pay = smooth.kink(ta["sign"] * (avg - ta["strike"]), ta["eps"])
-    if cond is not None:
+    if cond is not None and ta["strike"].shape[0]:  # static: no formulas for no rows
         pay = jnp.where(ta["conditional"], conditional.asian(ta, cond), pay)
     out.append(pay * jnp.exp(-rate * ta["expiry"]))
 
@@ -314,7 +314,7 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
     vanilla = smooth.kink(tb["sign"] * (s_t - tb["strike"]), tb["eps"])
     alive = jnp.where(tb["knock_in"], 1.0 - obs.survival, obs.survival)
     pay = vanilla * alive
-    if cond is not None:
+    if cond is not None and tb["strike"].shape[0]:
         pay = conditional.barrier(tb, cond)
     out.append(pay * jnp.exp(-rate * tb["expiry"]))
 

@@ -94,12 +94,17 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
     return rec, (noise, elapsed)
 
 
-def _scaled_mass(e: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
-    """``exp(e) (Phi(hi) - Phi(lo))`` for lo <= hi, in logs: the reflected barrier term
-    multiplies a mass that underflows by a factor exp(e) that overflows."""
-    flip = lo > 0  # both bounds mirrored into the lower tail, where log_ndtr is accurate
-    la = log_ndtr(jnp.where(flip, -hi, lo))
-    lb = log_ndtr(jnp.where(flip, -lo, hi))
+def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """``exp(e) (Phi(hi) - Phi(lo))`` for lo <= hi (e None: 1), the tail nearer zero first.
+
+    With e, in logs: the reflected barrier term multiplies a mass that underflows by a
+    factor exp(e) that overflows.
+    """
+    flip = lo > 0  # both bounds mirrored into the lower tail: no cancellation
+    a, b = jnp.where(flip, -hi, lo), jnp.where(flip, -lo, hi)
+    if e is None:
+        return ndtr(b) - ndtr(a)
+    la, lb = log_ndtr(a), log_ndtr(b)
     return jnp.exp(e + lb) * -jnp.expm1(la - lb)
 
 
@@ -143,19 +148,22 @@ def asian(ta: dict, rec: LastStep) -> jax.Array:
     return jnp.where(ta["geometric"], geo, arith)
 
 
-def _vanilla_in(e: jax.Array, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
+def _vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
                 sg: jax.Array, lo: jax.Array, hi: jax.Array, has_lo: jax.Array,
                 has_hi: jax.Array) -> jax.Array:
-    """exp(e) E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2); a missing bound
-    is open."""
+    """exp(e) E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2) (e None: 1); a
+    missing bound is open."""
     lo = jnp.where(sg > 0, jnp.where(has_lo, jnp.maximum(lo, log_k), log_k), lo)
     hi = jnp.where(sg > 0, hi, jnp.where(has_hi, jnp.minimum(hi, log_k), log_k))
     has_lo = has_lo | (sg > 0)
     has_hi = has_hi | (sg < 0)
     z_lo = jnp.where(has_lo, (lo - mu) / sd, -_FAR)
     z_hi = jnp.maximum(jnp.where(has_hi, (hi - mu) / sd, _FAR), z_lo)
-    return sg * (_scaled_mass(e + mu + 0.5 * sd * sd, z_lo - sd, z_hi - sd)
-                 - k * _scaled_mass(e, z_lo, z_hi))
+    growth = mu + 0.5 * sd * sd
+    if e is None:
+        return sg * (jnp.exp(growth) * _scaled_mass(None, z_lo - sd, z_hi - sd)
+                     - k * _scaled_mass(None, z_lo, z_hi))
+    return sg * (_scaled_mass(e + growth, z_lo - sd, z_hi - sd) - k * _scaled_mass(e, z_lo, z_hi))
 
 
 def barrier(tb: dict, rec: LastStep) -> jax.Array:
@@ -184,7 +192,7 @@ def barrier(tb: dict, rec: LastStep) -> jax.Array:
     def live(e, m):
         return _vanilla_in(e, m, sd, log_k, k, sg, level, level, ~up, up)
 
-    stay = live(0.0, mu) - live(-2.0 * a * drift / v, mu - 2.0 * down * a)
+    stay = live(None, mu) - live(-2.0 * a * drift / v, mu - 2.0 * down * a)
     out = rec.survival * stay
     return jnp.where(tb["knock_in"], _vanilla(mu, v, k, sg) - out, out)
 
