@@ -10,6 +10,7 @@ from mcrisk import stats
 from mcrisk.config import build
 from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
 from mcrisk.errors import check_finite
+from mcrisk.instruments import conditional
 from mcrisk.progress import resolve
 
 Z95 = 1.959963984540054
@@ -90,16 +91,29 @@ def greeks_method(problem) -> str:
     """How each payoff family's Greeks are estimated (see the README's `greeks` section)."""
     w = problem.greeks.smoothing
     smoothed = f"Gaussian-smoothed (kernel width {w} x terminal st.dev., bias O(width^2))"
-    if problem.model.name == "gbm":
-        head = ("pathwise forward-mode autodiff; single-asset european/digital/forward: "
-                "conditioned on the last step (Black-Scholes over the final interval), all "
-                "Greeks unbiased; ")
-        digital = ""
-    else:
-        head = "pathwise forward-mode autodiff; "
-        digital = f"; digitals: first and second derivatives {smoothed}"
-    return (head + "other Lipschitz payoffs: delta, vega, rho unbiased (unsmoothed), gamma at "
-            f"payoff kinks {smoothed}" + digital)
+    if problem.model.name != "gbm":
+        return ("pathwise forward-mode autodiff; Lipschitz payoffs: delta, vega, rho unbiased "
+                f"(unsmoothed), gamma at payoff kinks {smoothed}; digitals: first and second "
+                f"derivatives {smoothed}")
+    out = ("pathwise forward-mode autodiff, every Greek unbiased; european/digital/forward, "
+           "asian and barrier: conditioned on the last step (closed-form expectation over the "
+           "final interval); basket/spread/exchange/best_of/worst_of: gamma by the "
+           "pathwise-likelihood-ratio mixture over the horizon; lookback: exact pathwise")
+    if _singular_multi_asset(problem):
+        out += (f"; except multi-asset payoffs on a singular correlation block (no density "
+                f"for a likelihood ratio): gamma {smoothed}")
+    return out
+
+
+def _singular_multi_asset(problem) -> bool:
+    """Whether a multi-asset position's assets have a singular correlation block."""
+    corr = problem.market.corr
+    for p in problem.positions:
+        if len(p.assets) > 1:
+            idx = list(p.assets)
+            if np.linalg.eigvalsh(corr[np.ix_(idx, idx)]).min() <= conditional.MIN_EIG:
+                return True
+    return False
 
 
 def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:

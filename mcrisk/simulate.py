@@ -15,9 +15,10 @@ import numpy as np
 
 from mcrisk import corr as corrlib
 from mcrisk.grid import TimeGrid
+from mcrisk.instruments import conditional
 from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
-from mcrisk.models.base import Params, State, growth
+from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
 from mcrisk.random import BLOCK, DrawLayout, n_normals, next_normals, step_draws
 
@@ -89,18 +90,18 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
                            dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
-        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         if conditioned:
-            at = x["masks"]["snap"][:, None]
-            mean = state.x + (growth(params) - 0.5 * state.v) * x["dt"]
-            cond = (jnp.where(at, mean[None], cond[0]), jnp.where(at, var[None], cond[1]))
+            cond = conditional.record(*cond, params, terms, x["masks"], obs, state.x, state.v,
+                                      x["dt"], draws.z, var)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         return (new, obs, cond, buf), None
 
-    n_cond = (spec.book.n_snap, spec.book.n_assets) if conditioned else (0,)
-    cond0 = (jnp.zeros(n_cond, dtype), jnp.ones(n_cond, dtype))
+    b = spec.book
+    cond0 = (conditional.init(b.n_snap, b.n_assets, b.n_asian, b.n_barrier, dtype)
+             if conditioned else ())
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
     (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)
-    return payoffs(obs, terms, params.spots, params.rate, cond if conditioned else None)
+    return payoffs(obs, terms, params.spots, params.rate, cond[0] if conditioned else None)
 
 
 def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,

@@ -22,17 +22,16 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtr
 
 from mcrisk.grid import TimeGrid
-from mcrisk.instruments import smooth
+from mcrisk.instruments import conditional, smooth
+from mcrisk.instruments.conditional import (KIND_DIGITAL, KIND_FORWARD, KIND_VANILLA,
+                                            REDUCE_MAX, REDUCE_MIN, REDUCE_SUM)
 from mcrisk.problem import Problem
 
 TERMINAL = ("forward", "european", "digital", "basket", "spread", "exchange", "best_of",
             "worst_of")
 FAMILIES = ("linear", "terminal", "asian", "barrier", "lookback")
-KIND_FORWARD, KIND_VANILLA, KIND_DIGITAL = 0, 1, 2
-REDUCE_SUM, REDUCE_MAX, REDUCE_MIN = 0, 1, 2
 
 
 class BookShape(NamedTuple):
@@ -144,6 +143,10 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
                  if p.type in ("best_of", "worst_of")
                  else _scale(problem, p.assets, weights, p.terms["expiry"]))
         eps.append(smoothing * scale)
+    # Rows the gbm Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
+    cond_rows = np.array([len(p.assets) == 1 and w[r, p.assets[0]] > 0
+                          for r, p in enumerate(ter)], bool)
+    precision, invertible = conditional.precision_blocks(problem.market.corr, member)
     t["terminal"] = dict(
         slot=np.array([slot(p.terms["expiry"]) for p in ter], np.int32),
         weights=w, member=member, reduce=np.array(reduce_, np.int32),
@@ -151,19 +154,23 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         strike=np.array([p.terms["strike"] if p.type != "exchange" else 0.0 for p in ter]),
         cash=np.array([p.terms.get("cash", 1.0) for p in ter]),
         expiry=np.array([p.terms["expiry"] for p in ter]), eps=np.array(eps),
-        # Rows the gbm Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
-        conditional=np.array([len(p.assets) == 1 and w[r, p.assets[0]] > 0
-                              for r, p in enumerate(ter)], bool),
+        conditional=cond_rows,
+        # Other vanilla rows get the pathwise-LR gamma where their assets have a joint density.
+        lr=~cond_rows & (np.array(kind, np.int32) == KIND_VANILLA) & invertible,
+        precision=precision.reshape(len(ter), n, n),
         asset1=np.array([p.assets[0] for p in ter], np.int32),
         weight1=np.array([w[r, p.assets[0]] if w[r, p.assets[0]] > 0 else 1.0
                           for r, p in enumerate(ter)]))
 
     asi = [pos[i] for i in fam["asian"]]
     fix = np.zeros((len(times) - 1, len(asi)), bool)
+    fix_last = np.zeros_like(fix)
     for r, p in enumerate(asi):
         for d in fixing_dates(p):
             if d <= times[-1] * (1 + 1e-12):  # a scenario grid may end before the expiry
                 fix[grid.index_of(d) - 1, r] = True
+        if fix[:, r].any() and max(fixing_dates(p)) <= times[-1] * (1 + 1e-12):
+            fix_last[np.flatnonzero(fix[:, r])[-1], r] = True
     t["asian"] = dict(
         asset=np.array([p.assets[0] for p in asi], np.int32),
         n_fix=np.array([p.terms["fixings"] for p in asi], np.float64),
@@ -171,6 +178,7 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         sign=np.array([sign(p) for p in asi]),
         strike=np.array([p.terms["strike"] for p in asi]),
         expiry=np.array([p.terms["expiry"] for p in asi]),
+        conditional=fix_last.any(axis=0),
         eps=np.array([smoothing * _scale(problem, p.assets, [1.0], p.terms["expiry"])
                       / np.sqrt(3.0) for p in asi]))
 
@@ -201,7 +209,7 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
     masks = dict(
         snap=np.stack([np.isclose(times[1:], s, rtol=1e-12, atol=0) for s in snap_times],
                       axis=1) if len(snap_times) else np.zeros((len(times) - 1, 0), bool),
-        fix=fix,
+        fix=fix, fix_last=fix_last,
         barrier=np.stack([active(i) for i in fam["barrier"]], axis=1)
         if bar else np.zeros((len(times) - 1, 0), bool),
         barrier_last=np.stack([np.isclose(times[1:], pos[i].terms["expiry"], rtol=1e-12, atol=0)
@@ -245,7 +253,8 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
     # Lipschitz in the path, so first derivatives are exact. An interior node enters two
     # steps' factors, making survival quadratic in its distance near the barrier (C^1, no
     # Dirac in the second derivative): exact max there. Only the node at expiry enters once,
-    # a kink whose second derivative `kink` smooths.
+    # a kink whose second derivative `kink` smooths (off gbm: the gbm Greeks kernel
+    # replaces the expiry step by its closed-form expectation).
     b_pos = jnp.where(masks["barrier_last"], smooth.kink(b, eps_log), jnp.maximum(b, 0.0))
     stay = -jnp.expm1(-2.0 * jnp.maximum(a, 0.0) * b_pos / var[tb["asset"]])
     survival = obs.survival * jnp.where(masks["barrier"], stay, 1.0)
@@ -264,14 +273,13 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
 
 
 def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
-            cond: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+            cond: conditional.LastStep | None = None) -> jax.Array:
     """Discounted payoff per position of one path, in family order (see `BookPlan.order`).
 
-    `cond` (Greeks kernel under gbm): mean and variance of the log spots over the step that
-    ends on each snapshot date, given the state at its start, shape (snap, assets). A
-    single-asset terminal payoff is then replaced by its conditional expectation over that
-    last step, a Black-Scholes price: same expectation, smooth in the path, so its pathwise
-    first and second derivatives are unbiased (digitals and gamma included).
+    `cond` (Greeks kernel under gbm): what `conditional.record` kept along the path. Terminal
+    single-asset, asian and barrier payoffs are then replaced by their conditional
+    expectation over the last step, and multi-asset vanilla rows carry the pathwise-LR gamma
+    (`mcrisk.instruments.conditional`): all their Greeks unbiased, no smoothing.
     """
     out = []
     tl = terms["linear"]
@@ -288,40 +296,30 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
     pay = jnp.where(tt["kind"] == KIND_FORWARD, u - tt["strike"],
                     jnp.where(tt["kind"] == KIND_DIGITAL,
                               tt["cash"] * smooth.heaviside(y, eps), smooth.kink(y, eps)))
-    if cond is not None:
-        pay = jnp.where(tt["conditional"], _last_step_expectation(tt, *cond), pay)
+    if cond is not None and tt["strike"].shape[0]:
+        pay = jnp.where(tt["conditional"], conditional.terminal(tt, cond), pay)
+        pay = jnp.where(tt["lr"], conditional.lr_terminal(tt, cond, s_at, spots), pay)
     out.append(pay * jnp.exp(-rate * tt["expiry"]))
 
     ta = terms["asian"]
     avg = jnp.where(ta["geometric"], jnp.exp(obs.asian_logsum / ta["n_fix"]),
                     obs.asian_sum / ta["n_fix"])
     pay = smooth.kink(ta["sign"] * (avg - ta["strike"]), ta["eps"])
+    if cond is not None and ta["strike"].shape[0]:  # static: no formulas for no rows
+        pay = jnp.where(ta["conditional"], conditional.asian(ta, cond), pay)
     out.append(pay * jnp.exp(-rate * ta["expiry"]))
 
     tb = terms["barrier"]
     s_t = obs.snap[tb["slot"], tb["asset"]]
     vanilla = smooth.kink(tb["sign"] * (s_t - tb["strike"]), tb["eps"])
     alive = jnp.where(tb["knock_in"], 1.0 - obs.survival, obs.survival)
-    out.append(vanilla * alive * jnp.exp(-rate * tb["expiry"]))
+    pay = vanilla * alive
+    if cond is not None and tb["strike"].shape[0]:
+        pay = conditional.barrier(tb, cond)
+    out.append(pay * jnp.exp(-rate * tb["expiry"]))
 
     tk = terms["lookback"]
     s_t = obs.snap[tk["slot"], tk["asset"]]
     pay = jnp.where(tk["sign"] > 0, s_t - obs.run_min, obs.run_max - s_t)
     out.append(pay * jnp.exp(-rate * tk["expiry"]))
     return jnp.concatenate(out)
-
-
-def _last_step_expectation(tt: dict, mean: jax.Array, var: jax.Array) -> jax.Array:
-    """E[payoff | state one step before expiry] of single-asset terminal rows (U = w S with
-    log S ~ N(mean, var)): Black-Scholes over the last step. Finite on every row, as the
-    rows it does not apply to are discarded by a `where` that would pass NaNs to gradients."""
-    mu = mean[tt["slot"], tt["asset1"]] + jnp.log(tt["weight1"])
-    v = jnp.maximum(var[tt["slot"], tt["asset1"]], jnp.finfo(mean.dtype).tiny)
-    sd = jnp.sqrt(v)
-    k = tt["strike"]
-    d2 = (mu - jnp.log(jnp.where(k > 0, k, 1.0))) / sd
-    fwd = jnp.exp(mu + 0.5 * v)
-    sg = tt["sign"]
-    vanilla = sg * (fwd * ndtr(sg * (d2 + sd)) - k * ndtr(sg * d2))
-    return jnp.where(tt["kind"] == KIND_FORWARD, fwd - k,
-                     jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * ndtr(sg * d2), vanilla))

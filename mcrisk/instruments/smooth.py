@@ -9,8 +9,9 @@ pathwise gamma is zero almost surely): the derivative of ``1{y > 0}`` is a Dirac
 the payoff convolved with a normal kernel, ``ramp_eps(y) = E[max(y + eps Z, 0)]``, whose
 bias is eps^2/2 p''(0)-like, second order in eps. A discontinuous payoff (`heaviside` itself,
 a digital) has no pathwise first derivative either; its derivative is the smoothed one, with
-the same second-order bias. Under gbm the Greeks kernel avoids both for single-asset terminal
-payoffs by conditioning on the last step (`mcrisk.instruments.book.payoffs`).
+the same second-order bias. Under gbm the Greeks kernel needs neither: it conditions on the
+last step or uses a likelihood ratio (`mcrisk.instruments.conditional`); the smoothing is
+left to the other models, and to multi-asset payoffs on a singular correlation block.
 """
 
 from __future__ import annotations

@@ -1,0 +1,249 @@
+r"""Unbiased gbm Greeks for kinked and discontinuous payoffs: conditioning and likelihood ratios.
+
+The pathwise second derivative of a kink is zero almost surely, and a digital has no pathwise
+derivative at all. Under gbm the law of the log spots over any interval, given the state at
+its start, is normal, which gives two unbiased ways round that (`mcrisk.simulate` records
+what they need in `LastStep` while it scans the path of the Greeks kernel):
+
+* Conditioning on the last step. Single-asset terminal payoffs, asians (arithmetic and
+  geometric) and barriers are replaced by their expectation over the final step given the
+  path up to its start: Black-Scholes, Black-Scholes with a shifted strike (the fixings
+  already in the average), and the one-step barrier price by reflection. Same expectation,
+  smooth in the path (at the barrier the product with the earlier survival is C^1), so the
+  pathwise first and second derivatives of it are unbiased.
+* Pathwise-likelihood-ratio mixture over the whole horizon for multi-asset terminal payoffs
+  (basket, spread, exchange, best/worst-of), which have no one-step closed form. With
+  ``h = f'(S_T) dS_T / dlog S0_i`` the pathwise log-delta and ``w = Sigma^{-1} (x_T - E x_T)``
+  the score of the normal log spots, ``gamma_i = E[h (w_i - 1)] / S0_i^2``: the pathwise
+  first derivative, then the likelihood-ratio derivative of its expectation, unbiased for
+  Lipschitz payoffs. `lr_terminal` adds it as a term of value zero whose second derivative
+  along each own spot is that estimator, so the forward-mode kernel needs no other change.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import log_ndtr, ndtr
+
+from mcrisk.models.base import correlate, growth
+
+KIND_FORWARD, KIND_VANILLA, KIND_DIGITAL = 0, 1, 2
+REDUCE_SUM, REDUCE_MAX, REDUCE_MIN = 0, 1, 2
+# A standardised bound this far out has normal mass 0 in float64; a finite stand-in for an
+# infinite bound keeps the derivatives of ndtr free of inf * 0.
+_FAR = 50.0
+# Member correlation blocks with a smaller eigenvalue have no density for a likelihood ratio.
+MIN_EIG = 1e-10
+
+
+class LastStep(NamedTuple):
+    """What the Greeks kernel records along a gbm path for conditioning and likelihood ratios."""
+
+    start: jax.Array  # (snap, assets) log spots at the start of the step ending on the date
+    mean: jax.Array  # (snap, assets) their mean at the date, given that start
+    var: jax.Array  # (snap, assets) their variance over that step
+    noise: jax.Array  # (snap, assets) sum of sqrt(dt) x correlated normals up to the date
+    elapsed: jax.Array  # (snap,) time from the start of the path to the date
+    vol: jax.Array  # (snap, assets) volatility (constant under gbm)
+    asian_mean: jax.Array  # (asian,) mean of the log spot at the last fixing, given the step start
+    asian_var: jax.Array  # (asian,) its variance over the last fixing's step
+    asian_sum: jax.Array  # (asian,) sum of the fixings before the last
+    asian_logsum: jax.Array  # (asian,) sum of their logs
+    survival: jax.Array  # (barrier,) survival up to the start of the expiry step
+
+
+def init(n_snap: int, n_assets: int, n_asian: int, n_barrier: int, dtype) -> tuple:
+    """Empty record and running (noise, time) accumulators."""
+    z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
+    o = lambda *s: jnp.ones(s, dtype)  # noqa: E731
+    rec = LastStep(start=z(n_snap, n_assets), mean=z(n_snap, n_assets), var=o(n_snap, n_assets),
+                   noise=z(n_snap, n_assets), elapsed=o(n_snap), vol=o(n_snap, n_assets),
+                   asian_mean=z(n_asian), asian_var=o(n_asian), asian_sum=z(n_asian),
+                   asian_logsum=z(n_asian), survival=o(n_barrier))
+    return rec, (z(n_assets), jnp.zeros((), dtype))
+
+
+def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0: jax.Array,
+           v0: jax.Array, dt: jax.Array, z: jax.Array, var: jax.Array) -> tuple:
+    """Fold one gbm step (from log spots `x0`, variance rate `v0`, normals `z`) into `rec`.
+
+    `obs` holds the path statistics before the step, so the asian sums and the barrier
+    survival recorded on a date exclude that date's own step.
+    """
+    noise = acc[0] + jnp.sqrt(dt) * correlate(params, z)
+    elapsed = acc[1] + dt
+    mean = x0 + (growth(params) - 0.5 * v0) * dt
+    at = masks["snap"][:, None]
+    put = lambda new, old: jnp.where(at, new[None], old)  # noqa: E731
+    ta = terms["asian"]
+    last = masks["fix_last"]
+    blast = masks["barrier_last"]
+    rec = LastStep(
+        start=put(x0, rec.start), mean=put(mean, rec.mean), var=put(var, rec.var),
+        noise=put(noise, rec.noise), elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed),
+        vol=put(jnp.sqrt(v0), rec.vol),
+        asian_mean=jnp.where(last, mean[ta["asset"]], rec.asian_mean),
+        asian_var=jnp.where(last, var[ta["asset"]], rec.asian_var),
+        asian_sum=jnp.where(last, obs.asian_sum, rec.asian_sum),
+        asian_logsum=jnp.where(last, obs.asian_logsum, rec.asian_logsum),
+        survival=jnp.where(blast, obs.survival, rec.survival))
+    return rec, (noise, elapsed)
+
+
+def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """``exp(e) (Phi(hi) - Phi(lo))`` for lo <= hi (e None: 1), the tail nearer zero first.
+
+    With e, in logs: the reflected barrier term multiplies a mass that underflows by a
+    factor exp(e) that overflows.
+    """
+    flip = lo > 0  # both bounds mirrored into the lower tail: no cancellation
+    a, b = jnp.where(flip, -hi, lo), jnp.where(flip, -lo, hi)
+    if e is None:
+        return ndtr(b) - ndtr(a)
+    la, lb = log_ndtr(a), log_ndtr(b)
+    return jnp.exp(e + lb) * -jnp.expm1(la - lb)
+
+
+def _vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Array:
+    """E[max(sg (e^X - k), 0)] for X ~ N(mu, v), any real k (k <= 0: a call is a forward)."""
+    sd = jnp.sqrt(v)
+    pos = k > 0
+    ks = jnp.where(pos, k, 1.0)
+    d2 = (mu - jnp.log(ks)) / sd
+    fwd = jnp.exp(mu + 0.5 * v)
+    opt = sg * (fwd * ndtr(sg * (d2 + sd)) - ks * ndtr(sg * d2))
+    return jnp.where(pos, opt, jnp.where(sg > 0, fwd - k, 0.0))
+
+
+def terminal(tt: dict, rec: LastStep) -> jax.Array:
+    """E[payoff | state one step before expiry] of single-asset terminal rows (U = w S):
+    Black-Scholes over the last step. Finite on every row, as the rows it does not apply to
+    are discarded by a `where` that would pass NaNs to gradients."""
+    mu = rec.mean[tt["slot"], tt["asset1"]] + jnp.log(tt["weight1"])
+    v = jnp.maximum(rec.var[tt["slot"], tt["asset1"]], jnp.finfo(mu.dtype).tiny)
+    k = tt["strike"]
+    sg = tt["sign"]
+    d2 = (mu - jnp.log(jnp.where(k > 0, k, 1.0))) / jnp.sqrt(v)
+    fwd = jnp.exp(mu + 0.5 * v)
+    return jnp.where(tt["kind"] == KIND_FORWARD, fwd - k,
+                     jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * ndtr(sg * d2),
+                               _vanilla(mu, v, k, sg)))
+
+
+def asian(ta: dict, rec: LastStep) -> jax.Array:
+    """E[payoff | path up to the last fixing's step]: the last fixing is the only unknown.
+
+    Arithmetic: ``(sum + S)/n - K`` is ``(S - (n K - sum)) / n``, a vanilla with a shifted
+    strike (a certain forward once the strike is met). Geometric: the log-average is normal.
+    """
+    n = ta["n_fix"]
+    arith = _vanilla(rec.asian_mean, rec.asian_var, n * ta["strike"] - rec.asian_sum,
+                     ta["sign"]) / n
+    geo = _vanilla((rec.asian_logsum + rec.asian_mean) / n, rec.asian_var / (n * n),
+                   ta["strike"], ta["sign"])
+    return jnp.where(ta["geometric"], geo, arith)
+
+
+def _vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
+                sg: jax.Array, lo: jax.Array, hi: jax.Array, has_lo: jax.Array,
+                has_hi: jax.Array) -> jax.Array:
+    """exp(e) E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2) (e None: 1); a
+    missing bound is open."""
+    lo = jnp.where(sg > 0, jnp.where(has_lo, jnp.maximum(lo, log_k), log_k), lo)
+    hi = jnp.where(sg > 0, hi, jnp.where(has_hi, jnp.minimum(hi, log_k), log_k))
+    has_lo = has_lo | (sg > 0)
+    has_hi = has_hi | (sg < 0)
+    z_lo = jnp.where(has_lo, (lo - mu) / sd, -_FAR)
+    z_hi = jnp.maximum(jnp.where(has_hi, (hi - mu) / sd, _FAR), z_lo)
+    growth = mu + 0.5 * sd * sd
+    if e is None:
+        return sg * (jnp.exp(growth) * _scaled_mass(None, z_lo - sd, z_hi - sd)
+                     - k * _scaled_mass(None, z_lo, z_hi))
+    return sg * (_scaled_mass(e + growth, z_lo - sd, z_hi - sd) - k * _scaled_mass(e, z_lo, z_hi))
+
+
+def barrier(tb: dict, rec: LastStep) -> jax.Array:
+    """E[payoff | path up to the expiry step] of barrier rows.
+
+    Over that step the survival factor is ``1 - exp(-2 a b / v)`` (Brownian bridge; a, b the
+    start's and end's distances to the barrier on the live side). Its exponential times the
+    normal density of the end is a normal density reflected by 2a, times
+    ``exp(-2 a m' / v)`` with m' the step's drift towards the live side, so the knock-out
+    value is ``survival_before x (V(live) - exp(-2 a m'/v) V_reflected(live))``.
+    """
+    i = tb["asset"]
+    x0 = rec.start[tb["slot"], i]
+    mu = rec.mean[tb["slot"], i]
+    v = jnp.maximum(rec.var[tb["slot"], i], jnp.finfo(mu.dtype).tiny)
+    sd = jnp.sqrt(v)
+    down = jnp.where(tb["up"], -1.0, 1.0)  # +1: alive above the barrier
+    level = tb["log_level"]
+    a = jnp.maximum(down * (x0 - level), 0.0)
+    drift = down * (mu - x0)
+    k = tb["strike"]
+    log_k = jnp.log(k)
+    sg = tb["sign"]
+    up = tb["up"]
+
+    def live(e, m):
+        return _vanilla_in(e, m, sd, log_k, k, sg, level, level, ~up, up)
+
+    stay = live(None, mu) - live(-2.0 * a * drift / v, mu - 2.0 * down * a)
+    out = rec.survival * stay
+    return jnp.where(tb["knock_in"], _vanilla(mu, v, k, sg) - out, out)
+
+
+def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:
+    """Exact payoff of multi-asset vanilla rows plus a zero-valued term carrying the gamma.
+
+    The payoff's own second derivative is zero (plain max, no smoothing); the added
+    ``0.5 sum_i G_i (s_i - sg(s_i))^2`` is 0 with a zero first derivative, and its second
+    derivative along spot i is ``G_i = Delta_i (w_i - 1) / S0_i``, the pathwise-LR gamma.
+    `spots` (today's) carries the Greeks' tangents; `s_at` holds the spots at each row's date.
+    """
+    very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
+    member = tt["member"]
+    top = jnp.max(jnp.where(member, s_at, very_low), axis=-1)
+    bottom = -jnp.max(jnp.where(member, -s_at, very_low), axis=-1)
+    lin = jnp.sum(tt["weights"] * s_at, axis=-1)
+    u = jnp.where(tt["reduce"] == REDUCE_SUM, lin, jnp.where(tt["reduce"] == REDUCE_MAX, top,
+                                                             bottom))
+    y = tt["sign"] * (u - tt["strike"])
+    pay = jnp.maximum(y, 0.0)
+
+    sg_s = jax.lax.stop_gradient(s_at)
+    pick = jnp.where(tt["reduce"] == REDUCE_MAX,
+                     jnp.argmax(jnp.where(member, sg_s, very_low), axis=-1),
+                     jnp.argmin(jnp.where(member, sg_s, -very_low), axis=-1))
+    du = jnp.where((tt["reduce"] == REDUCE_SUM)[:, None], tt["weights"],
+                   jax.nn.one_hot(pick, s_at.shape[-1], dtype=s_at.dtype))
+    fprime = tt["sign"] * (jax.lax.stop_gradient(y) > 0).astype(s_at.dtype)
+    s0 = jax.lax.stop_gradient(spots)
+    log_delta = fprime[:, None] * du * sg_s  # dpayoff / dlog S0_i per row
+    vols = jax.lax.stop_gradient(rec.vol[tt["slot"]])
+    noise = jax.lax.stop_gradient(rec.noise[tt["slot"]])
+    tau = jax.lax.stop_gradient(rec.elapsed[tt["slot"]])
+    score = jnp.einsum("rij,rj->ri", tt["precision"], noise,
+                       precision=jax.lax.Precision.HIGHEST) / (vols * tau[:, None])
+    g = log_delta * (score - 1.0) / (s0 * s0)
+    dev = spots - jax.lax.stop_gradient(spots)
+    return pay + 0.5 * jnp.sum(jax.lax.stop_gradient(g) * dev * dev, axis=-1)
+
+
+def precision_blocks(corr: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per terminal row: inverse of the member block of the correlation (zeros elsewhere), and
+    whether that block is invertible (a singular one has no likelihood ratio)."""
+    rows, n = member.shape
+    prec = np.zeros((rows, n, n))
+    ok = np.zeros(rows, bool)
+    for r in range(rows):
+        idx = np.flatnonzero(member[r])
+        block = corr[np.ix_(idx, idx)]
+        if len(idx) and np.linalg.eigvalsh(block).min() > MIN_EIG:
+            prec[r][np.ix_(idx, idx)] = np.linalg.inv(block)
+            ok[r] = True
+    return prec, ok
