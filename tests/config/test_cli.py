@@ -42,3 +42,13 @@ def test_bad_value_is_one_clear_line(tmp_path):
     assert out.returncode == 2
     assert "sim.n_paths: got 1; expected an integer >= 2" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_non_finite_result_exits_with_code_3(tmp_path):
+    # A valid config whose value overflows float64 (1e307 calls): README, exit code 3 naming where.
+    out = _mcrisk("task=price", "sim.n_paths=2000", "sim.chunk_size=1000", "greeks.enabled=false",
+                  "portfolio.positions.0.quantity=1e307", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 3, out.stderr[-3000:]
+    assert "mcrisk: non-finite result: positions[0]" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "results.json").exists()
