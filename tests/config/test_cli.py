@@ -93,3 +93,13 @@ def test_portfolio_file_on_the_command_line(tmp_path):
     out = _mcrisk(f"portfolio.file={bad}", f"hydra.run.dir={tmp_path}/bad", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"{bad}: positions[0].expiry: got -1; expected an expiry in years > 0" in out.stderr
+
+
+def test_non_finite_result_exits_with_code_3(tmp_path):
+    # A valid config whose value overflows float64 (1e307 calls): README, exit code 3 naming where.
+    out = _mcrisk("task=price", "sim.n_paths=2000", "sim.chunk_size=1000", "greeks.enabled=false",
+                  "portfolio.positions.0.quantity=1e307", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 3, out.stderr[-3000:]
+    assert "mcrisk: non-finite result: positions[0]" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "results.json").exists()

@@ -490,8 +490,8 @@ def test_heston_gradients_are_finite_and_match_finite_differences():
 
 # Small variance with large vol of variance, where the characteristic function decays slowly and
 # oscillates: (v0, kappa, theta, xi, rho, days). Each is priced at strikes 50..200 on spot 100 and at
-# F exp(m sqrt(w)), m = +-1, 2, 4, w = E[int v dt]. The one-day and 30-day cases with v0 = 1e-4 and
-# theta = 0.01 (vol 1% with xi >= 1) need more nodes than the default and are left out: see the docstring.
+# F exp(m sqrt(w)), m = +-1, 2, 4, w = E[int v dt]. The whole grid of the docstring, the one-day and
+# 30-day cases with v0 = 1e-4 and theta = 0.01 included, is in test_heston_grid.py.
 HESTON_CORNERS = [
     (1e-4, 4.0, 0.25, 1.0, -0.9, 1),
     (1e-4, 4.0, 0.25, 1.0, 0.9, 1),

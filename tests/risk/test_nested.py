@@ -119,3 +119,35 @@ def test_expected_exposure_of_nested_values_is_bias_corrected():
     assert prof["nested_bias_corrected"]
     se = math.sqrt((ee2 - ee ** 2) / n)
     assert abs(prof["expected_exposure"][0] - ee) <= 4 * se, (prof["expected_exposure"], ee, se)
+
+
+def test_pfe_of_nested_values_matches_lognormal_quantile():
+    """PFE = the 95% quantile of V at the date. Four calls (nested) and half a unit of spot long:
+    V rises with the spot, so its quantile is V at the spot's lognormal quantile, exactly. The
+    order statistic's s.e. is sqrt(p (1 - p) / n) / f_V(q), f_V(q) = phi(z) / (dV/dz)."""
+    s0, vol, k, t, d, level = 100.0, 0.6, 100.0, 0.5, 0.25, 0.95
+
+    def value(z):
+        s = s0 * np.exp(-0.5 * vol ** 2 * d + vol * math.sqrt(d) * z)
+        d1 = (np.log(s / k) + 0.5 * vol ** 2 * (t - d)) / (vol * math.sqrt(t - d))
+        call = s * norm.cdf(d1) - k * norm.cdf(d1 - vol * math.sqrt(t - d))
+        return 4.0 * call + 0.5 * s
+
+    z = norm.ppf(level)
+    pfe = float(value(z))
+    slope = (value(z + 1e-5) - value(z - 1e-5)) / 2e-5
+    n = 40_000
+    se = math.sqrt(level * (1 - level) / n) * slope / norm.pdf(z)
+    cfg = {"market": {"assets": ["A"], "spot": [s0], "vol": [vol], "rate": 0.0,
+                      "corr": [[1.0]]},
+           "model": {"name": "gbm"}, "greeks": {"enabled": False},
+           "sim": {"n_paths": n, "n_steps": 8, "seed": 1, "dtype": "float64"},
+           "portfolio": {"positions": [
+               {"name": "c", "type": "european", "asset": "A", "option": "call", "strike": k,
+                "expiry": t, "quantity": 4.0},
+               {"name": "s", "type": "spot", "asset": "A", "quantity": 0.5}]},
+           "risk": {"horizon": H, "dates": [d], "levels": [LEVEL], "inner_paths": 8,
+                    "revaluation": "nested", "pfe_level": level, "margin": {"enabled": False}}}
+    prof = mcrisk.risk(cfg)["profile"]
+    assert prof["nested_bias_corrected"] and prof["pfe_level"] == level
+    assert abs(prof["pfe"][0] - pfe) <= 4 * se, (prof["pfe"], pfe, se)

@@ -36,10 +36,11 @@ def test_margin_requirement_raises_on_nan_loss():
 
 
 def test_nan_revaluation_names_the_position():
-    # A Problem is taken as built; one with rho = -1 revalues to NaN by the Fourier formula
-    # and used to report NaN values and a zero margin requirement.
+    # A Problem is taken as built; one with xi = 0 revalues to NaN by the Fourier formula
+    # (kappa theta / xi^2) and used to report NaN values and a zero margin requirement.
+    # (rho = -1 served here until the Fourier tail made that limit finite and exact.)
     problem = mcrisk.build(copy.deepcopy(HESTON))
-    params = dict(problem.model.params, rho=np.array([-1.0]))
+    params = dict(problem.model.params, xi=np.array([0.0]))
     bad = replace(problem, model=replace(problem.model, params=params))
     with pytest.raises(NonFiniteError, match=r"^today.short_call: computed nan"):
         mcrisk.stress(bad)
