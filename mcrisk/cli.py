@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from mcrisk.config.schema import ReportConf
 from mcrisk.config.store import conf_dir, register
 
 register()
@@ -47,7 +48,7 @@ class ParquetSink:
         self.out_dir, self.names, self.assets = out_dir, names, assets
         self.losses = bool(report.get("save_losses"))
         self.paths = bool(report.get("save_paths"))
-        self.paths_left = int(report.get("save_paths_max", 10_000))
+        self.paths_left = int(report.get("save_paths_max", ReportConf().save_paths_max))
         self.writers: dict = {}
 
     def __call__(self, idx, pos_losses, spots) -> None:
@@ -125,7 +126,7 @@ def _run(cfg: DictConfig) -> None:
         result["files"] = sink.close()
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
     report = plain.get("report") or {}
-    if report.get("enabled", True) and result["task"] not in ("verify", "collect"):
+    if report.get("enabled", ReportConf().enabled) and result["task"] not in ("verify", "collect"):
         from mcrisk.report import write_report
 
         write_report(result, out_dir, config_yaml=OmegaConf.to_yaml(cfg))
