@@ -156,7 +156,9 @@ def risk(cfg: Any, *, progress: Callable[..., None] | None = None,
             out["contributions"], *(attribution.contributions(t, names, groups)
                                     for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
-    out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
+    # + 0.0: a short position worth 0 reports 0, not -0.
+    out["today"] = {"book": float(q @ v0) + 0.0,
+                    "positions": dict(zip(names, map(float, q * v0 + 0.0))),
                     "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),
                     "method": {nm: ("closed form" if c else
                                     f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
@@ -249,7 +251,8 @@ def stress_test(cfg: Any, *, progress: Callable[..., None] | None = None) -> dic
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     se = np.abs(q) * today.stderr[0]
     out = {"task": "stress", "today": {
-        "book": float(q @ base), "positions": dict(zip(names, map(float, q * base))),
+        "book": float(q @ base) + 0.0,
+        "positions": dict(zip(names, map(float, q * base + 0.0))),
         "stderr": dict(zip(names, map(float, se))),
         "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
                    for nm, n in zip(names, today.nested)}}}
