@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mcrisk import atomic, interrupt
+from mcrisk.config.schema import ReportConf
 from mcrisk.config.store import conf_dir, register
 from mcrisk.progress import Progress, Tracker
+from mcrisk.report.text import points
 
 register()
 
@@ -37,7 +41,7 @@ class ParquetSink:
         self.out_dir, self.names, self.assets = out_dir, names, assets
         self.losses = bool(report.get("save_losses"))
         self.paths = bool(report.get("save_paths"))
-        self.paths_left = int(report.get("save_paths_max", 10_000))
+        self.paths_left = int(report.get("save_paths_max", ReportConf().save_paths_max))
         self.tmp: dict[str, Path] = {}
         self.writers: dict = {}
         self.rows: dict[str, int] = {}  # path -> rows, of the files moved into place
@@ -101,6 +105,23 @@ class CliProgress(Progress):
         super().update(done, items)
 
 
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
+def quiet() -> None:
+    """What a CLI user sees on stderr: warnings as one line each, `warning: message` (no
+    source file or code line), and no log chatter from matplotlib (font cache) or JAX and
+    libtpu probing for accelerators. Set here, at the edge, never by the library."""
+    warnings.formatwarning = _one_line
+    for name in ("matplotlib", "PIL", "jax._src.xla_bridge", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # XLA's and libtpu's C++ logs bypass Python logging; keep errors only (a user's own
+    # setting wins).
+    for var in ("TF_CPP_MIN_LOG_LEVEL", "TPU_MIN_LOG_LEVEL", "TPU_STDERR_LOG_LEVEL"):
+        os.environ.setdefault(var, "2")
+
+
 def _run(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -109,6 +130,7 @@ def _run(cfg: DictConfig) -> None:
     from mcrisk.provenance import config_hash
     from mcrisk.rundir import resume_skips
 
+    quiet()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     plain = to_plain(cfg)
     results = out_dir / "results.json"
@@ -128,8 +150,6 @@ def _run(cfg: DictConfig) -> None:
             from mcrisk import hardware
 
             hw_notes = hardware.configure(plain.get("hardware"), plain.setdefault("sim", {}))
-            # Hydra logs at INFO; JAX's backend probing (no TPU here) is noise to a user.
-            logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
             import jax
 
             jax.config.update("jax_threefry_partitionable", True)
@@ -158,7 +178,7 @@ def _run(cfg: DictConfig) -> None:
         atomic.write_json(results, result)
         saved = True
         report = plain.get("report") or {}
-        if report.get("enabled", True) and result["task"] not in ("verify", "collect"):
+        if report.get("enabled", ReportConf().enabled) and result["task"] not in ("verify", "collect"):
             from mcrisk.report import write_report
 
             write_report(result, out_dir, config_yaml=OmegaConf.to_yaml(cfg))
@@ -218,6 +238,16 @@ def stamp(result: dict, plain: dict, notes: list[str], seconds: float,
 
 
 def summary(result: dict) -> str:
+    """The text printed after a run: the task's table, then the run's notes (what was
+    estimated from a price file, with each vol and its standard error; warnings)."""
+    text = _table(result)
+    notes = [" ".join(str(n).split()) for n in result.get("notes") or []]
+    return "\n".join([text] + [f"note: {n}" for n in notes])
+
+
+def _table(result: dict) -> str:
+    from mcrisk.tasks.risk import money
+
     task = result["task"]
     if task == "price":
         from mcrisk.tasks.price import table
@@ -228,25 +258,29 @@ def summary(result: dict) -> str:
 
         return table(result)
     if task == "stress":
-        lines = [f"book value today {result['today']['book']:,.2f}"]
-        lines += [f"stress {s['name']:<24} loss {s['loss']:>16,.2f}" for s in result["stress"]]
+        lines = [f"book value today {money(result['today']['book'])}"]
+        lines += [f"stress {s['name']:<24} loss {money(s['loss']):>16}" for s in result["stress"]]
         if result.get("margin"):
             m = result["margin"]
-            lines.append(f"margin requirement {m['requirement']:,.2f}; per venue "
-                         + ", ".join(f"{k} {v:,.2f}" for k, v in m["per_venue"].items())
-                         + f"; cross-venue saving {m['cross_venue_saving']:,.2f}")
+            w = m["worst_point"]
+            lines.append(f"margin requirement {money(m['requirement'])} (worst: spot "
+                         f"{w['spot']:+.0%}, vol {points(w['vol'])}); per venue "
+                         + ", ".join(f"{k} {money(v)}" for k, v in m["per_venue"].items())
+                         + f"; cross-venue saving {money(m['cross_venue_saving'])}")
         return "\n".join(lines)
     if task == "convergence":
         lines = [f"{'paths':>10} {'book value':>16} {'95% CI':>34}"]
         for r in result["rows"]:
             lo, hi = r["book_ci95"]
-            lines.append(f"{r['n_paths']:>10} {r['book_value']:>16,.2f} [{lo:>14,.2f}, {hi:>14,.2f}]"
-                         + (f"  VaR99 {r['var'].get('0.99', float('nan')):,.2f}" if "var" in r else ""))
+            var = r.get("var") or {}
+            lines.append(f"{r['n_paths']:>10} {money(r['book_value']):>16} "
+                         f"[{money(lo):>14}, {money(hi):>14}]"
+                         + (f"  VaR99 {money(var['0.99'])}" if "0.99" in var else ""))
         return "\n".join(lines)
     if task == "model_risk":
-        return "\n".join(f"{m:<8} book {r['book_value']:>16,.2f} ± {r['book_stderr']:,.2f}"
-                         + (f"  VaR {max(r['var'].items())[0]} {max(r['var'].items())[1]:,.2f}"
-                            if "var" in r else "") for m, r in result["models"].items())
+        return "\n".join(f"{m:<8} book {money(r['book_value']):>16} ± {money(r['book_stderr'])}"
+                         + (f"  VaR {max(r['var'].items())[0]} {money(max(r['var'].items())[1])}"
+                            if r.get("var") else "") for m, r in result["models"].items())
     if task == "verify":
         exact = result["exact_match"]
         head = (f"verify {result['run_dir']}: "

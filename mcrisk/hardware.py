@@ -6,6 +6,7 @@ import os
 import warnings
 from typing import Any
 
+from mcrisk.config.schema import HardwareConf
 from mcrisk.errors import ConfigError
 
 
@@ -16,8 +17,9 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
     `hardware.precision` when that is set.
     """
     hw = dict(hardware or {})
+    d = HardwareConf()
     notes: list[str] = []
-    platform = hw.get("platform", "cpu")
+    platform = hw.get("platform", d.platform)
     if platform not in ("cpu", "gpu"):
         raise ConfigError("hardware.platform", platform, "'cpu' or 'gpu'")
     precision = hw.get("precision")
@@ -27,7 +29,7 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
         sim["dtype"] = precision
     if sim.get("dtype") == "float64":
         os.environ["JAX_ENABLE_X64"] = "1"
-    if not hw.get("preallocate", False):
+    if not hw.get("preallocate", d.preallocate):
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if hw.get("memory_fraction") is not None:
         os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = str(hw["memory_fraction"])

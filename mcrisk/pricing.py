@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mcrisk import stats
+from mcrisk import stats, units
 from mcrisk.config import build
 from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
 from mcrisk.errors import check_finite
@@ -31,7 +31,8 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
         A JSON-serialisable dict: ``positions`` (one entry per position: value, stderr,
         ci95, unit_price, greeks), ``book`` (value, stderr, ci95, greeks per asset), and
         ``n_paths``, ``model``, ``dtype``, ``seed``, ``antithetic``, ``n_steps`` (grid steps
-        actually simulated), ``notes``.
+        actually simulated), ``notes``, ``units`` (of the value and each Greek: vega per
+        1.00 of vol, rho per 1.00 of rate; see `mcrisk.units`).
 
     Raises:
         ConfigError: on any invalid input, before anything is compiled.
@@ -47,6 +48,12 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
     unit, unit_se = acc.mean[:n_pos][inv], se[:n_pos][inv]
+    # Spot and perpetual positions are worth their value today, known without paths: exact
+    # in float64 rather than spot-times-quantity rounded in the simulation dtype.
+    m = problem.market
+    for i, p in enumerate(problem.positions):
+        if p.type in ("spot", "perpetual"):
+            unit[i] = m.spots[p.assets[0]] - p.terms.get("entry_price", 0.0)
 
     greeks = None
     if problem.greeks.enabled:
@@ -57,7 +64,8 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     assets = problem.market.assets
     positions = []
     for i, p in enumerate(problem.positions):
-        value, err = p.quantity * unit[i], abs(p.quantity) * unit_se[i]
+        # + 0.0: a short position worth 0 is 0, never -0 (printed "-0.00").
+        value, err = p.quantity * unit[i] + 0.0, abs(p.quantity) * unit_se[i]
         entry = {
             "name": p.name, "type": p.type, "assets": [assets[a] for a in p.assets],
             "quantity": p.quantity, "unit_price": float(unit[i]),
@@ -70,7 +78,11 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
             entry["greeks"] = _greeks_of(greeks, int(inv[i]), p.quantity, p.assets, assets)
         check_finite(entry, f"positions[{i}]", f"position '{p.name}' ({p.type})")
         positions.append(entry)
-    book_value, book_se = float(acc.mean[n_pos]), float(se[n_pos])
+    # The mean of the per-path book sum equals the sum of the position means; summed here in
+    # float64, it is free of the simulation dtype's rounding (float32 put a 208,120,649 book
+    # at 208,120,656). Its error still needs the per-path sums (the positions' correlation).
+    book_value = float(sum(p["value"] for p in positions)) + 0.0
+    book_se = float(se[n_pos])
     book = {"value": book_value, "stderr": book_se,
             "ci95": [book_value - Z95 * book_se, book_value + Z95 * book_se]}
     if greeks is not None:
@@ -83,7 +95,7 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
         "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": prep.grid.n_steps,
         "assets": list(assets), "corr_repaired": problem.market.corr_repaired,
         "greeks_method": greeks_method(problem) if greeks is not None else None,
-        "notes": list(problem.notes),
+        "notes": list(problem.notes), "units": dict(units.GREEKS),
     })
 
 

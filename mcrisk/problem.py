@@ -12,6 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from mcrisk.config import schema
+
+# Every default comes from the schema Hydra checks configs against, so a plain dict, a
+# composed DictConfig and a hand-built Problem cannot drift apart.
+_SIM, _GREEKS, _RISK, _MARGIN = (schema.SimConf(), schema.GreeksConf(), schema.RiskConf(),
+                                 schema.MarginConf())
+
 MODELS = ("gbm", "heston", "merton", "bates")
 # Smallest vol a shocked scenario is revalued at (1 vol point). A vol shift past it would
 # leave no consistent treatment: closed forms would price at zero vol, nested paths at |vol|
@@ -109,14 +116,14 @@ class Sim:
         chunk_size: paths per compiled kernel call; results do not depend on it.
     """
 
-    n_paths: int = 100_000
-    n_steps: int = 64
-    steps_per_year: int = 0
-    min_steps: int | None = None
-    seed: int = 0
-    antithetic: bool = True
-    dtype: str = "float32"
-    chunk_size: int = 65_536
+    n_paths: int = _SIM.n_paths
+    n_steps: int = _SIM.n_steps
+    steps_per_year: int = _SIM.steps_per_year
+    min_steps: int | None = _SIM.min_steps
+    seed: int = _SIM.seed
+    antithetic: bool = _SIM.antithetic
+    dtype: str = _SIM.dtype
+    chunk_size: int = _SIM.chunk_size
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,8 @@ class Greeks:
     available: second derivatives at payoff kinks and, off gbm, digitals.
     """
 
-    enabled: bool = True
-    smoothing: float = 0.05
+    enabled: bool = _GREEKS.enabled
+    smoothing: float = _GREEKS.smoothing
 
 
 @dataclass(frozen=True)
@@ -189,31 +196,31 @@ class MarginGrid:
     together); "per_asset" scans each asset alone and adds the worst losses per asset.
     """
 
-    spot_range: float = 0.16
-    spot_steps: int = 9
-    vol_shift: float = 0.10
-    extreme_multiple: float = 2.0
-    extreme_weight: float = 0.35
-    mode: str = "joint"
+    spot_range: float = _MARGIN.spot_range
+    spot_steps: int = _MARGIN.spot_steps
+    vol_shift: float = _MARGIN.vol_shift
+    extreme_multiple: float = _MARGIN.extreme_multiple
+    extreme_weight: float = _MARGIN.extreme_weight
+    mode: str = _MARGIN.mode
 
 
 @dataclass(frozen=True)
 class Risk:
     """Risk settings (see the README's `risk` reference)."""
 
-    horizon: float = 1.0 / 365.0
-    levels: tuple[float, ...] = (0.95, 0.975, 0.99, 0.999)
-    method: str = "full"
-    inner_paths: int = 256
-    revaluation: str = "auto"
-    stress_paths: int | None = None
-    vol_dynamics: str = "sticky_strike"
+    horizon: float = _RISK.horizon
+    levels: tuple[float, ...] = tuple(_RISK.levels)
+    method: str = _RISK.method
+    inner_paths: int = _RISK.inner_paths
+    revaluation: str = _RISK.revaluation
+    stress_paths: int | None = _RISK.stress_paths
+    vol_dynamics: str = _RISK.vol_dynamics
     vol_shock: np.ndarray | None = None
-    dates: tuple[float, ...] = ()
-    pfe_level: float = 0.95
-    collateral: float | None = None
-    maintenance_margin: float | None = None
+    dates: tuple[float, ...] = tuple(_RISK.dates)
+    pfe_level: float = _RISK.pfe_level
+    collateral: float | None = _RISK.collateral
+    maintenance_margin: float | None = _RISK.maintenance_margin
     stress: tuple[StressScenario, ...] = ()
     margin: MarginGrid | None = MarginGrid()
-    ci_level: float = 0.95
-    histogram_bins: int = 60
+    ci_level: float = _RISK.ci_level
+    histogram_bins: int = _RISK.histogram_bins

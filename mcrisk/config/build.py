@@ -19,6 +19,7 @@ from mcrisk import errors as E
 from mcrisk.config import bookfile
 from mcrisk.config.positions import build_position, check_unique_names
 from mcrisk.config.risk import build_risk
+from mcrisk.config.schema import MarketConf, ModelConf
 from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
 
@@ -37,14 +38,18 @@ MODEL_PARAMS = {
 
 
 def to_plain(cfg: Any) -> Any:
-    """DictConfig -> nested dict/list (resolving interpolations); other inputs unchanged."""
+    """DictConfig -> nested dict/list (resolving interpolations), None fields dropped.
+
+    A plain dict gets the same treatment, so `OmegaConf.to_container(cfg)` (which keeps the
+    schema's None fields, e.g. `model.v0` under gbm) builds exactly what `cfg` builds.
+    """
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
     except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
-        return cfg
+        return _drop_none(cfg) if isinstance(cfg, dict) else cfg
     if isinstance(cfg, (DictConfig, ListConfig)):
         return _drop_none(OmegaConf.to_container(cfg, resolve=True))
-    return cfg
+    return _drop_none(cfg) if isinstance(cfg, dict) else cfg
 
 
 def _drop_none(x: Any) -> Any:
@@ -66,7 +71,7 @@ def build(cfg: Any) -> Problem:
         E.boolean("progress", cfg["progress"])
     notes: list[str] = []
     market = build_market(E.required("config", cfg, "market"), notes)
-    model = build_model(cfg.get("model") or {"name": "gbm"}, market, notes)
+    model = build_model(cfg.get("model") or {}, market, notes)
     sim = build_sim(cfg.get("sim") or {})
     greeks = build_greeks(cfg.get("greeks") or {})
     raw_positions, where = _portfolio(E.required("config", cfg, "portfolio"), notes)
@@ -125,10 +130,11 @@ def build_market(raw: Any, notes: list[str]) -> Market:
                            lo=0.0, lo_open=True)
     dividends = (E.per_asset("market.dividend", raw["dividend"], n)
                  if raw.get("dividend") is not None else np.zeros(n))
-    rate = E.number("market.rate", raw.get("rate", 0.0))
+    d = MarketConf()
+    rate = E.number("market.rate", raw.get("rate", d.rate))
     drift = (E.per_asset("market.drift", raw["drift"], n)
              if raw.get("drift") is not None else None)
-    repair = raw.get("corr_repair", "none") or "none"
+    repair = raw.get("corr_repair", d.corr_repair)
     E.choice("market.corr_repair", repair, ("none", "nearest"))
     if raw.get("corr") is None:
         if n > 1:
@@ -158,15 +164,16 @@ def _from_file(raw: Any, notes: list[str]) -> dict:
     """market.path: estimate spot, vol and corr from a price file and say what was estimated."""
     from mcrisk.marketdata import estimate_market
 
+    d = MarketConf()
     path = E.string("market.path", raw["path"])
     est, what = estimate_market(
         path, assets=raw.get("assets"),
-        annualisation=E.number("market.annualisation", raw.get("annualisation", 365.0),
-                               lo=0.0, lo_open=True),
-        estimator=raw.get("estimator", "sample"),
-        half_life=E.number("market.half_life", raw.get("half_life", 30.0), lo=0.0,
+        annualisation=E.number("market.annualisation",
+                               raw.get("annualisation", d.annualisation), lo=0.0, lo_open=True),
+        estimator=raw.get("estimator", d.estimator),
+        half_life=E.number("market.half_life", raw.get("half_life", d.half_life), lo=0.0,
                            lo_open=True),
-        rate=E.number("market.rate", raw.get("rate", 0.0)))
+        rate=E.number("market.rate", raw.get("rate", d.rate)))
     notes.extend(what)
     merged = {k: v for k, v in raw.items()
               if k not in ("path", "estimator", "half_life", "annualisation")}
@@ -190,7 +197,7 @@ def _per_asset_list(path: str, x: Any, n: int, **bounds: Any) -> np.ndarray:
 
 def build_model(raw: Any, market: Market, notes: list[str]) -> Model:
     raw = E.mapping("model", raw)
-    name = E.choice("model.name", E.required("model", raw, "name"), MODELS)
+    name = E.choice("model.name", raw.get("name", ModelConf().name), MODELS)
     allowed = MODEL_PARAMS[name]
     E.only_keys("model", raw, ("name",) + allowed)
     n = market.n_assets
@@ -318,7 +325,8 @@ def check_reach(positions: tuple[Position, ...], market: Market, model: Model,
 def build_greeks(raw: Any) -> Greeks:
     raw = E.mapping("greeks", raw)
     E.only_keys("greeks", raw, ("enabled", "smoothing"))
-    return Greeks(enabled=E.boolean("greeks.enabled", raw.get("enabled", True)),
-                  smoothing=E.number("greeks.smoothing", raw.get("smoothing", 0.05),
+    d = Greeks()
+    return Greeks(enabled=E.boolean("greeks.enabled", raw.get("enabled", d.enabled)),
+                  smoothing=E.number("greeks.smoothing", raw.get("smoothing", d.smoothing),
                                      lo=0.0, hi=1.0, lo_open=True))
 

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+from mcrisk import units
 from mcrisk.report import plots, riskplots
 from mcrisk.report.text import (DASH, highest, interval, key_values, level, num, pct,
                                 plus_minus, points, sig, sorted_levels, table, years)
@@ -47,7 +48,8 @@ def price(r: Mapping) -> list[Block]:
     g = book.get("greeks") or {}
     if isinstance(g.get("delta"), Mapping):
         head = ("asset", "delta", "gamma", "vega")
-        text = "### Book Greeks (± 1 s.e.)\n\n" + table(head, _greek_rows(g))
+        text = ("### Book Greeks (± 1 s.e.)\n\n" + _units_line(r) + "\n\n"
+                + table(head, _greek_rows(g)))
         if g.get("rho") is not None:
             text += f"\n\nBook rho: {plus_minus(g['rho'], g.get('rho_stderr'))}."
         out.append(Block(text, partial(plots.greeks, g), "greeks.png", "Book Greeks per asset"))
@@ -57,6 +59,11 @@ def price(r: Mapping) -> list[Block]:
         out.append(Block("### Position Greeks (± 1 s.e.)\n\n" + table(
             ("position", "asset", "delta", "gamma", "vega"), rows, align="llrrr")))
     return out
+
+
+def _units_line(r: Mapping) -> str:
+    u = {**units.GREEKS, **(r.get("units") or {})}
+    return "Units: " + "; ".join(f"{k} {u[k]}" for k in ("delta", "gamma", "vega", "rho")) + "."
 
 
 def _greek_rows(g: Mapping) -> list[tuple]:

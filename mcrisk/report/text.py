@@ -12,6 +12,16 @@ from typing import Any
 DASH = "–"
 
 
+def fmt(x: Any, spec: str) -> str:
+    """`format(x, spec)`, except that a value which rounds to zero prints unsigned ("0.00",
+    not "-0.00": a short position worth exactly 0, or a tiny negative rounding residue)."""
+    text = format(x, spec)
+    mantissa = text.split("e")[0]
+    if "-" in mantissa and not any(c in "123456789" for c in mantissa):
+        return format(0.0, spec)
+    return text
+
+
 def num(x: Any) -> str:
     """A money-like amount: thousands separators and cents, or 4 significant digits below 1.
 
@@ -27,7 +37,7 @@ def num(x: Any) -> str:
     if not math.isfinite(x):
         return str(x)
     if x == 0 or abs(x) >= 1:
-        return f"{x:,.2f}"
+        return fmt(x, ",.2f")
     return f"{x:.4g}"
 
 

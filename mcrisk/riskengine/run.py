@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from mcrisk import units
 from mcrisk.config import build
 from mcrisk.engine import prepare
 from mcrisk.errors import NonFiniteError, check_finite
@@ -162,7 +163,9 @@ def risk(cfg: Any, *, progress: Any = None,
             out["contributions"], *(attribution.contributions(t, names, groups)
                                     for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
-    out["today"] = {"book": float(q @ v0), "positions": dict(zip(names, map(float, q * v0))),
+    # + 0.0: a short position worth 0 reports 0, not -0.
+    out["today"] = {"book": float(q @ v0) + 0.0,
+                    "positions": dict(zip(names, map(float, q * v0 + 0.0))),
                     "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),
                     "method": {nm: ("closed form" if c else
                                     f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
@@ -193,7 +196,8 @@ def risk(cfg: Any, *, progress: Any = None,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, notes=list(problem.notes) + out["notes"]
+               vol_dynamics=rk.vol_dynamics, units=dict(units.RISK),
+               notes=list(problem.notes) + out["notes"]
                + _margin_notes(out) + _floor_notes(n_floored, dates, n))
     return check_finite(out)
 
@@ -215,13 +219,15 @@ def stress_test(cfg: Any, *, progress: Any = None) -> dict:
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     se = np.abs(q) * today.stderr[0]
     out = {"task": "stress", "today": {
-        "book": float(q @ base), "positions": dict(zip(names, map(float, q * base))),
+        "book": float(q @ base) + 0.0,
+        "positions": dict(zip(names, map(float, q * base + 0.0))),
         "stderr": dict(zip(names, map(float, se))),
         "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
                    for nm, n in zip(names, today.nested)}}}
     out.update(_stress_and_margin(problem, prep, base, q, names, progress))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
-               n_paths=problem.sim.n_paths, notes=list(problem.notes) + _margin_notes(out))
+               n_paths=problem.sim.n_paths, units=dict(units.RISK),
+               notes=list(problem.notes) + _margin_notes(out))
     return check_finite(out)
 
 
@@ -287,17 +293,17 @@ def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[d
         r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
                                    np.stack([scenarios[i].vol for i in idx]), h,
                                    stress_paths(problem), books=q[None])
-        ref = np.where(r.nested, r.ref, base)
+        losses = r.unit_losses(base)
         for k, i in enumerate(idx):
-            got[i] = (r.values[k], ref, r.loss_stderr[k], r.book_loss_stderr[k, 0])
+            got[i] = (r.values[k], losses[k], r.loss_stderr[k], r.book_loss_stderr[k, 0])
         progress.update(k_h + 1, len(got))
     for i, s in enumerate(scenarios):
         require_finite(got[i][0][None], names, lambda _, i=i, s=s: (
             f"stress[{i}]", f"stress scenario '{s.name}'"))
     out = []
     for i, s in enumerate(scenarios):
-        vals, ref, loss_se, book_se = got[i]
-        pos = q * (ref - vals)
+        vals, unit_loss, loss_se, book_se = got[i]
+        pos = q * unit_loss
         out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
                     "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
                     "horizon": s.horizon, "loss": float(pos.sum()), "loss_stderr": float(book_se),
@@ -325,7 +331,7 @@ def _margin_notes(out: dict) -> list[str]:
 
 def _label(lab: dict, assets) -> str:
     who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
-    return f"(spot {lab['spot']:+.4g}, vol {lab['vol']:+.4g} on {who})"
+    return f"(spot {lab['spot']:+.4g}, vol {lab['vol'] * 100:+.4g} pts on {who})"
 
 
 def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
@@ -339,12 +345,17 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
                                books=np.vstack([q[None], q * sel]))
     progress.update(1, len(labels))
-    vals = r.values
+    # An unshocked point is today's book. Revalued in the grid's own call, its float32
+    # closed forms round differently from today's (another batch size, another position in
+    # the vectorised loop): the (0%, 0 pts) point lost 0.02 instead of 0.
+    unshocked = ((spot == 0) & (vol == 0)).all(axis=1)
+    vals = np.where(unshocked[:, None], base, r.values)
+    r = r._replace(values=vals)
     names = [p.name for p in problem.positions]
     require_finite(vals, names, lambda i: (
         f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
-    pos_loss = q * (np.where(r.nested, r.ref, base) - vals)  # (points, positions)
-    book_loss = pos_loss.sum(axis=1)
+    pos_loss = q * r.unit_losses(base)  # (points, positions)
+    book_loss = pos_loss.sum(axis=1) + 0.0  # never -0.0
     req, worst = stress.margin_requirement(book_loss, weight, labels, grid.mode, m.n_assets)
     req_se = stress.requirement_stderr(book_loss, r.book_loss_stderr[:, 0], weight, labels,
                                        grid.mode, m.n_assets)

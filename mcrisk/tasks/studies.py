@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 from mcrisk import errors as E
+from mcrisk.config.schema import ConvergenceConf, ModelRiskConf
 from mcrisk.progress import resolve
 
 
@@ -17,27 +18,31 @@ def convergence(cfg: dict, progress=None) -> dict:
     from mcrisk.pricing import price
     from mcrisk.riskengine.run import risk
 
+    # Defaults from the schema: a plain dict runs the study the CLI runs.
+    d = ConvergenceConf()
     conv = cfg.get("convergence") or {}
-    grid = E.sequence("convergence.n_paths", conv.get("n_paths", [2000, 8000, 32000]),
+    E.only_keys("convergence", conv, ("n_paths", "risk"))
+    grid = E.sequence("convergence.n_paths", conv.get("n_paths", d.n_paths),
                       min_length=2, what="a list of path counts")
     progress = resolve(progress, cfg)
-    rows = []
+    rows, p = [], {}
     for i, n in enumerate(grid):
         c = copy.deepcopy(cfg)
-        c["sim"]["n_paths"] = E.integer(f"convergence.n_paths[{i}]", n, lo=2)
+        c["sim"] = dict(c.get("sim") or {}, n_paths=E.integer(f"convergence.n_paths[{i}]", n,
+                                                              lo=2))
         c["greeks"] = dict(c.get("greeks") or {}, enabled=False)
         if progress is not None:
             progress.context = f"[n_paths={c['sim']['n_paths']}, {i + 1}/{len(grid)}] "
         p = price(c, progress=progress)
         row = {"n_paths": c["sim"]["n_paths"], "book_value": p["book"]["value"],
                "book_stderr": p["book"]["stderr"], "book_ci95": p["book"]["ci95"]}
-        if conv.get("risk", True):
+        if E.boolean("convergence.risk", conv.get("risk", d.risk)):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
             r = risk(c, progress=progress)
             row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
         rows.append(row)
-    return {"task": "convergence", "rows": rows, "model": cfg.get("model", {}).get("name"),
-            "dtype": cfg.get("sim", {}).get("dtype"), "seed": cfg.get("sim", {}).get("seed")}
+    return {"task": "convergence", "rows": rows, "model": p["model"], "dtype": p["dtype"],
+            "seed": p["seed"]}
 
 
 def model_risk(cfg: dict, progress=None) -> dict:
@@ -51,11 +56,13 @@ def model_risk(cfg: dict, progress=None) -> dict:
     from mcrisk.pricing import price
     from mcrisk.riskengine.run import risk
 
+    d = ModelRiskConf()
     spec = cfg.get("model_risk") or {}
-    names = E.sequence("model_risk.models", spec.get("models", ["gbm", "heston"]),
+    E.only_keys("model_risk", spec, ("models", "risk"))
+    names = E.sequence("model_risk.models", spec.get("models", d.models),
                        min_length=1, what="a list of model names")
     progress = resolve(progress, cfg)
-    out = {}
+    out, p = {}, {}
     for i, name in enumerate(names):
         path = Path(conf_dir()) / "model" / f"{name}.yaml"
         if not path.is_file():
@@ -70,10 +77,10 @@ def model_risk(cfg: dict, progress=None) -> dict:
         p = price(c, progress=progress)
         row = {"book_value": p["book"]["value"], "book_stderr": p["book"]["stderr"],
                "positions": {x["name"]: x["value"] for x in p["positions"]}}
-        if spec.get("risk", True):
+        if E.boolean("model_risk.risk", spec.get("risk", d.risk)):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
             r = risk(c, progress=progress)
             row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
         out[name] = row
-    return {"task": "model_risk", "models": out, "dtype": cfg.get("sim", {}).get("dtype"),
-            "seed": cfg.get("sim", {}).get("seed"), "n_paths": cfg.get("sim", {}).get("n_paths")}
+    return {"task": "model_risk", "models": out, "dtype": p["dtype"], "seed": p["seed"],
+            "n_paths": p["n_paths"]}

@@ -13,10 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def mcrisk(*args, cwd, timeout=900):
+def mcrisk(*args, cwd, timeout=900, env=None):
     exe = Path(sys.executable).with_name("mcrisk")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mcrisk.cli"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

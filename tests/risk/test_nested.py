@@ -45,7 +45,7 @@ def _cfg(seed: int, position: dict, horizon: float, revaluation: str = "nested")
             "greeks": {"enabled": False},
             "portfolio": {"positions": [dict(position, quantity=Q, name="opt")]},
             "risk": {"horizon": horizon, "levels": [LEVEL], "inner_paths": 64,
-                     "revaluation": revaluation, "ci_level": 0.99, "margin": None}}
+                     "revaluation": revaluation, "ci_level": 0.99, "margin": {"enabled": False}}}
 
 
 EUROPEAN = {"type": "european", "asset": "BTC", "option": "call", "strike": K, "expiry": T}
