@@ -92,6 +92,8 @@ PRICE = FACTS + [
     ("assets", "list of the market's asset names"),
     ("corr_repaired", "true when `market.corr_repair: nearest` replaced the matrix"),
     ("greeks_method", "how each Greek was estimated per payoff family (null without Greeks)"),
+    ("units.<quantity>", "the unit of each reported quantity (`value`, `delta`, `gamma`, "
+                         "`vega`, `rho`): Greeks per 1.00 of their input (`mcrisk.units`)"),
 ]
 
 _TAIL = [
@@ -233,7 +235,11 @@ RISK = FACTS + _TAIL + [
               "`report.save_paths` (command line only)"),
 ]
 
-STRESS_TASK = [f for f in FACTS] + TODAY + STRESS + MARGIN
+_RISK_UNITS = [("units.<quantity>", "the unit of each reported quantity, keyed by its result "
+                                    "path (`losses`, `horizon`, `stress[].spot_shock_pct`, "
+                                    "`margin.points[].vol`, ...; `mcrisk.units`)")]
+STRESS_TASK = [f for f in FACTS] + TODAY + STRESS + MARGIN + _RISK_UNITS
+RISK = RISK + _RISK_UNITS
 
 CONVERGENCE = [f for f in FACTS if f[0] != "n_paths"] + [
     ("rows[].n_paths", "paths of this row (`convergence.n_paths`)"),

@@ -136,8 +136,8 @@ def test_readme_commands_run_and_do_what_they_say(block, in_process, capsys):
 
 def test_readme_python_blocks_run(in_process):
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert len(blocks) == 2
-    first, risk = blocks
+    assert len(blocks) == 3
+    first, risk, table = blocks
     assert first.count("100_000") == 1
     namespace: dict = {}
     exec(compile(first.replace("100_000", "2_000"), "README.md", "exec"), namespace)
@@ -147,3 +147,11 @@ def test_readme_python_blocks_run(in_process):
     namespace = {"mcrisk": mcrisk, "cfg": cfg}
     exec(compile(risk, "README.md", "exec"), namespace)
     assert set(namespace["res"]["var"]) == {"0.95", "0.975", "0.99", "0.999"}
+    stmt, expr = table.split("\n", 1)
+    exec(compile(stmt, "README.md", "exec"), namespace)
+    frame = eval(compile(expr.strip(), "README.md", "eval"), namespace)
+    res = namespace["res"]
+    assert sorted(frame.columns) == sorted(map(float, res["contributions"]))  # one per level
+    for level, contrib in res["contributions"].items():
+        for pos, value in contrib["component_es"].items():
+            assert frame.loc[pos, float(level)] == value, (level, pos)
