@@ -6,6 +6,7 @@ Public API (everything else is private)::
     result = mcrisk.price(cfg)   # cfg: dict, DictConfig or mcrisk.Problem
     mcrisk.to_frame(result, "positions")   # a section as a pandas DataFrame
     cfg["portfolio"] = mcrisk.load_portfolio("book.yaml")   # a book from its own file
+    mcrisk.use_compile_cache()   # compiled kernels kept on disk for the next process
 
 JAX is imported on first use of `price`, not by ``import mcrisk``: the CLI's ``--help`` and
 ``--cfg job`` must never start a backend, and ``hardware`` settings (platform, x64) must be
@@ -18,6 +19,7 @@ from mcrisk.config import build as build
 from mcrisk.config.bookfile import load_portfolio as load_portfolio
 from mcrisk.errors import ConfigError as ConfigError
 from mcrisk.errors import NonFiniteError as NonFiniteError
+from mcrisk.hardware import use_compile_cache as use_compile_cache
 from mcrisk.problem import Greeks as Greeks
 from mcrisk.problem import Market as Market
 from mcrisk.problem import Model as Model

@@ -21,7 +21,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mcrisk import atomic, interrupt
-from mcrisk.config.schema import ReportConf
+from mcrisk.config.schema import HardwareConf, ReportConf
 from mcrisk.config.store import conf_dir, register
 from mcrisk.progress import Progress, Tracker
 from mcrisk.report.text import points
@@ -153,6 +153,8 @@ def _run(cfg: DictConfig) -> None:
             import jax
 
             jax.config.update("jax_threefry_partitionable", True)
+            hardware.use_compile_cache((plain.get("hardware") or {}).get(
+                "compile_cache", HardwareConf().compile_cache))
             from mcrisk.tasks import run
 
             report = plain.get("report") or {}

@@ -19,6 +19,7 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
     hw = dict(hardware or {})
     d = HardwareConf()
     notes: list[str] = []
+    cache_dir(hw.get("compile_cache", d.compile_cache))  # refused before anything starts
     platform = hw.get("platform", d.platform)
     if platform not in ("cpu", "gpu"):
         raise ConfigError("hardware.platform", platform, "'cpu' or 'gpu'")
@@ -51,3 +52,44 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
     raise ConfigError("hardware.platform", "gpu",
                       "a visible GPU (jax.devices() has none: install jax[cuda12] on a GPU "
                       "machine), or hardware.fallback=cpu to run on the CPU with a warning")
+
+
+# Kernels that compile faster than this are not worth a disk round trip.
+MIN_CACHED_COMPILE_SECONDS = 0.2
+
+
+def cache_dir(setting: Any) -> str | None:
+    """The directory `hardware.compile_cache` names, or None when it is off.
+
+    'auto' is ``$MCRISK_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/mcrisk/jax`` (by default
+    ``~/.cache/mcrisk/jax``); 'off' (or null) keeps compiled kernels in memory only.
+    """
+    if setting is None or setting == "off":
+        return None
+    if not isinstance(setting, str) or not setting.strip():
+        raise ConfigError("hardware.compile_cache", setting,
+                          "'auto', 'off' or the path of a directory for compiled kernels")
+    if setting != "auto":
+        return os.path.abspath(os.path.expanduser(setting))
+    if os.environ.get("MCRISK_CACHE_DIR"):
+        return os.path.abspath(os.environ["MCRISK_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mcrisk", "jax")
+
+
+def use_compile_cache(setting: Any = "auto") -> str | None:
+    """Keep compiled kernels on disk (JAX's persistent compilation cache) so that the next
+    process running the same kernels loads them instead of compiling: a repeated preset, the
+    next job of a sweep, a restarted notebook. Returns the directory (None for 'off').
+
+    Process-wide, so it is set at the edge: by the command line from
+    `hardware.compile_cache`, or by a notebook calling ``mcrisk.use_compile_cache()`` once.
+    """
+    path = cache_dir(setting)
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    if path is not None:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                          MIN_CACHED_COMPILE_SECONDS)
+    return path

@@ -48,5 +48,6 @@ def collect(plain_cfg: dict, cfg_hash: str | None = None,
         "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),
         "config_hash": cfg_hash or config_hash(plain_cfg),
         "hardware_notes": list(hardware_notes or []),
+        "compile_cache": jax.config.jax_compilation_cache_dir,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

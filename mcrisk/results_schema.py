@@ -35,6 +35,8 @@ RUN = [
     ("provenance.config_hash", "first 16 hex digits of the SHA-256 of the resolved config"),
     ("provenance.hardware_notes", "list of strings: the device set-up notes (also in "
                                   "`notes`; `task=verify` leaves them out of its comparison)"),
+    ("provenance.compile_cache", "directory of JAX's persistent compilation cache "
+                                 "(`hardware.compile_cache`), null when off"),
     ("provenance.created", "UTC time the results were written (ISO 8601)"),
     ("partial", "true only in the results.json of an interrupted run, which then holds no "
                 "estimate: `task`, `signal`, `progress`, `seconds`, `note`, and for a risk run "

@@ -88,14 +88,19 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
 
 
 def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> np.ndarray:
-    """{asset: value} (others 0) or a list with one value per asset."""
+    """{asset: value} (others 0; the key '*' sets every asset not named) or a list with one
+    value per asset."""
     out = np.zeros(market.n_assets)
     if isinstance(raw, dict):
+        if "*" in raw:  # a market-wide shock: a preset that fits any market
+            out[:] = E.number(f"{path}.*", raw["*"]) * scale
         for name, v in raw.items():
+            if name == "*":
+                continue
             if name not in market.assets:
                 raise ConfigError(f"{path}.{name}", v,
                                   "a shock keyed by a market asset (" + ", ".join(market.assets)
-                                  + f"); '{name}' is not one")
+                                  + f") or '*' for every asset not named; '{name}' is not one")
             out[market.index(name)] = E.number(f"{path}.{name}", v) * scale
         return out
     return E.per_asset(path, raw, market.n_assets) * scale

@@ -109,7 +109,9 @@ class PortfolioConf:
 class HardwareConf:
     """Where to run. `platform`: cpu or gpu; `fallback: cpu` runs on the CPU with a warning
     when no GPU is found (otherwise a clear error); `precision` (float32/float64) overrides
-    sim.dtype; `preallocate: false` stops JAX grabbing most of the GPU (many jobs in a row)."""
+    sim.dtype; `preallocate: false` stops JAX grabbing most of the GPU (many jobs in a row);
+    `compile_cache`: where the command line keeps compiled kernels between runs ('auto': the
+    user's cache folder, 'off', or a directory)."""
 
     name: Optional[str] = None
     platform: str = "cpu"
@@ -117,6 +119,7 @@ class HardwareConf:
     precision: Optional[str] = None
     preallocate: bool = False
     memory_fraction: Optional[float] = None
+    compile_cache: Optional[str] = "auto"
 
 
 @dataclass

@@ -45,6 +45,8 @@ def in_process(tmp_path, monkeypatch):
         monkeypatch.setenv(key, os.environ.get(key, ""))  # recorded, restored afterwards
         if not os.environ[key]:
             monkeypatch.delenv(key)
+    # A persistent cache is process-wide: in this process kernels stay in memory only.
+    monkeypatch.setattr("mcrisk.hardware.use_compile_cache", lambda setting="auto": None)
     flag = jax.config.jax_threefry_partitionable
     yield tmp_path
     jax.config.update("jax_threefry_partitionable", flag)

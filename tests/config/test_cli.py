@@ -51,6 +51,33 @@ def test_task_writes_results_and_prints_table(tmp_path, task):
     else:
         assert "VaR" in out.stdout and set(res["var"]) == {"0.95", "0.975", "0.99", "0.999"}
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+    # The session's cache folder (tests/conftest.py), as hardware.compile_cache=auto finds it.
+    assert res["provenance"]["compile_cache"] == os.environ["MCRISK_CACHE_DIR"]
+
+
+def test_compiled_kernels_are_kept_for_the_next_process(tmp_path):
+    cache = tmp_path / "cache"
+    args = ("portfolio.positions=[{type: european, asset: BTC, option: call, strike: 60000, "
+            "expiry: 0.25}]", "sim.n_paths=2000", "greeks.enabled=false", "report.enabled=false",
+            f"hardware.compile_cache={cache}")
+    first = _mcrisk(*args, f"hydra.run.dir={tmp_path}/a", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    kept = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    assert kept, "nothing was written to the compile cache"
+    # Same kernels in a new process: loaded from the cache, so nothing new is written.
+    second = _mcrisk(*args, f"hydra.run.dir={tmp_path}/b", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    new = {p.name for p in cache.rglob("*") if p.is_file()} - set(kept)
+    assert not {n for n in new if not n.endswith("-atime")}, new
+    res = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert res["provenance"]["compile_cache"] == str(cache)
+    off = _mcrisk(*args[:-1], "hardware.compile_cache=off", f"hydra.run.dir={tmp_path}/c",
+                  cwd=tmp_path)
+    assert json.loads((tmp_path / "c" / "results.json").read_text())[
+        "provenance"]["compile_cache"] is None, off.stderr[-3000:]
+    bad = _mcrisk(*args[:-1], "hardware.compile_cache=''", f"hydra.run.dir={tmp_path}/d",
+                  cwd=tmp_path)
+    assert bad.returncode == 2 and "hardware.compile_cache" in bad.stderr
 
 
 def test_bad_value_is_one_clear_line(tmp_path):

@@ -46,7 +46,7 @@ def test_preset_holds_what_it_shocks_and_follows_sim(name):
     assert held == PROMISED_ASSETS.get(name, held), (name, held)
     for i, scenario in enumerate(plain["risk"].get("stress") or []):
         for kind in ("spot", "vol"):
-            unheld = set(scenario.get(kind) or {}) - held
+            unheld = set(scenario.get(kind) or {}) - held - {"*"}  # '*': every asset
             assert not unheld, f"risk.stress[{i}].{kind} of {name} shocks {unheld}, not held"
     for sim in ("fast", "accurate"):
         got = to_plain(compose([f"experiment={name}", f"sim={sim}"]))["sim"]
@@ -155,3 +155,17 @@ def test_readme_python_blocks_run(in_process):
     for level, contrib in res["contributions"].items():
         for pos, value in contrib["component_es"].items():
             assert frame.loc[pos, float(level)] == value, (level, pos)
+
+
+@pytest.mark.parametrize("market, portfolio", [("dao", "dao_treasury"),
+                                               ("crypto_majors", "crypto_majors_options")])
+def test_default_risk_preset_fits_any_market(market, portfolio):
+    # The default risk group's stress scenarios shock every asset ('*'), so another market
+    # builds without a risk override; a named asset still overrides the market-wide shock.
+    plain = to_plain(compose([f"market={market}", f"portfolio={portfolio}"]))
+    crash = mcrisk.build(plain).risk.stress[0]
+    n = len(plain["market"]["assets"])
+    assert crash.spot.tolist() == [-0.30] * n and crash.vol.tolist() == [0.20] * n
+    first = plain["market"]["assets"][0]
+    plain["risk"]["stress"] = [{"name": "x", "spot": {"*": -10, first: -50}}]
+    assert mcrisk.build(plain).risk.stress[0].spot.tolist() == [-0.5] + [-0.1] * (n - 1)
