@@ -12,7 +12,8 @@ For each revaluation date the host sorts positions into:
 * nested Monte Carlo for the rest (inner paths from the scenario's state under the pricing
   measure, with the running sums, extremes and barrier status carried in).
 
-The JAX side (`value_at`) works on one scenario and is vmapped by the caller.
+The JAX side (`closed_values` here, `dateval.value_at`) works on one scenario and is vmapped
+by the caller.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from mcrisk.config.positions import event_times, path_expiries
 from mcrisk.engine import Prepared, prepare
 from mcrisk.grid import TimeGrid, grid_from_times, make_grid
 from mcrisk.instruments.book import Obs, fixing_dates
-from mcrisk.models.base import Params, State
+from mcrisk.models.base import Params
 from mcrisk.problem import MIN_VOL, Position, Problem, Sim, min_steps_of
-from mcrisk.simulate import sample_payoffs
 
 
 def shocked_vols(base_vols, shifts):
@@ -323,71 +323,3 @@ def closed_values(kind: str, g: dict, st: ScenarioState, p: Params,
 
 def _corr(p: Params) -> jax.Array:
     return jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)
-
-
-def value_at(dp: DatePlan, groups: dict, st: ScenarioState, p: Params, vols: jax.Array,
-             realized: jax.Array, key: jax.Array, halves: bool = False) -> jax.Array:
-    """Value of every position (original order) at `dp.date` in one scenario.
-
-    Args:
-        dp: the date's plan (static structure).
-        groups: `dp.groups` as arrays (closed-form terms).
-        st: the scenario's state at the date.
-        p: pricing-measure parameters (risk-neutral growth).
-        vols: (assets,) vols for the closed forms and nested paths at the date.
-        realized: (positions,) realised payoffs discounted to today (used where expired).
-        key: key of this scenario and date for the nested paths.
-        halves: also return the values with nested positions estimated from each half of
-            the inner paths, for the nested-bias correction.
-
-    Returns:
-        (positions,) values; with `halves`, (3, positions): all inner paths, first half,
-        second half.
-    """
-    out, samples = value_samples(dp, groups, st, p, vols, realized, key)
-    if samples is None:
-        return jnp.stack([out] * 3) if halves else out
-    idx = dp.nested_idx[dp.nested.plan.order]
-    if not halves:
-        return out.at[idx].set(jnp.mean(samples, axis=0))
-    m = samples.shape[0] // 2
-    return jnp.stack([out.at[idx].set(jnp.mean(part, axis=0))
-                      for part in (samples, samples[:m], samples[m:])])
-
-
-def value_samples(dp: DatePlan, groups: dict, st: ScenarioState, p: Params, vols: jax.Array,
-                  realized: jax.Array, key: jax.Array):
-    """Exact values (closed form or realised) of every position, original order, and the
-    inner samples (antithetic-pair means, shape (pairs, nested positions), residual family
-    order) of the nested ones; None when nothing is nested at this date."""
-    n_pos = dp.expired.shape[0]
-    out = jnp.zeros((n_pos,), realized.dtype)
-    for kind, g in groups.items():
-        out = out.at[g["idx"]].set(closed_values(kind, g, st, p, vols).astype(out.dtype))
-    out = jnp.where(jnp.asarray(dp.expired), realized * jnp.exp(p.rate * dp.date), out)
-    if dp.nested is None:
-        return out, None
-    return out, _nested_samples(dp, st, p, vols, key)
-
-
-def _nested_samples(dp: DatePlan, st: ScenarioState, p: Params, vols: jax.Array,
-                    key: jax.Array) -> jax.Array:
-    """Inner Monte Carlo samples of the residual book, (pairs, nested positions)."""
-    from mcrisk.random import sample_keys
-
-    prep = dp.nested
-    src = dp.nested_src
-    shape = prep.spec.book
-    obs = st.obs
-    start_obs = Obs(snap=jnp.zeros((shape.n_snap, shape.n_assets), st.x.dtype),
-                    asian_sum=obs.asian_sum[src["asian"]],
-                    asian_logsum=obs.asian_logsum[src["asian"]],
-                    survival=obs.survival[src["barrier"]],
-                    run_max=obs.run_max[src["lookback"]], run_min=obs.run_min[src["lookback"]])
-    # gbm/merton carry vol^2 as their variance: re-base it on the revaluation vols.
-    v = st.v if prep.problem.model.has_variance else vols ** 2
-    start = (State(x=st.x, v=v), start_obs)
-    inner_params = p._replace(vols=vols)
-    keys = sample_keys(key, jnp.asarray(0, jnp.uint32), prep.n_samples)
-    return jax.vmap(lambda k: sample_payoffs(prep.spec, inner_params, prep.terms, prep.xs, k,
-                                             start))(keys)

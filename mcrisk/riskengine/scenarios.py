@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +34,10 @@ from mcrisk.models.base import Params
 from mcrisk.problem import Problem
 from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
                            step_draws)
-from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, group_arrays, plan_date,
-                                      shocked_vols, valuation_grid, value_at)
+from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_at
+from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, shocked_vols,
+                                      valuation_grid)
+from mcrisk.simulate import KernelSpec
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
 _ALIVE_STEP = 2 ** 30
@@ -56,16 +60,32 @@ def real_world(params: Params, problem: Problem) -> Params:
     return params._replace(growth=jnp.asarray(drift, params.spots.dtype))
 
 
-def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Array):
+class ScenarioSpec(NamedTuple):
+    """Everything static about a scenario kernel: one compilation per spec and shapes.
+
+    Attributes:
+        outer: kernel spec of the scenario paths (its `samples` is the chunk's).
+        dates: structure of each revaluation date.
+        today: structure of each scenario's own estimate of today's values of the
+            positions nested at the horizon (None when nothing is).
+        shift: heston/bates: each scenario's vol is shifted before revaluation.
+    """
+
+    outer: KernelSpec
+    dates: tuple[DateSpec, ...]
+    today: DateSpec | None
+    shift: bool
+
+
+def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save: jax.Array,
+                  key: jax.Array):
     """Simulate one scenario; return (states at each date, realised payoffs discounted to 0).
 
     save: (steps, dates) bool, True where step k ends on date j.
     """
-    spec = prep.spec
     model = REGISTRY[spec.model]
     dtype = jnp.dtype(spec.dtype)
     tiny = jnp.finfo(dtype).tiny
-    terms = prep.terms
     n_dates = save.shape[1]
     state0 = model.init(params)
     obs0 = init_obs(spec.book, terms, state0.x)
@@ -74,11 +94,11 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
               jax.tree_util.tree_map(lambda a: jnp.zeros((n_dates,) + a.shape, a.dtype), obs0),
               jnp.zeros((n_dates,) + state0.x.shape, dtype))
 
-    first = prep.xs["k"][0]
+    first = xs["k"][0]
 
-    def body(carry, xs):
+    def body(carry, inp):
         state, obs, funding, saved, buf = carry
-        x = xs["step"]
+        x = inp["step"]
         normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
         draws = step_draws(key, x["k"], spec.layout, jnp.asarray(False),
                            params.jump_intensity * x["dt"], dtype, normals)
@@ -86,7 +106,7 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
         var = jnp.maximum(state.v * x["dt"], tiny)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         funding = funding + 0.5 * (jnp.exp(state.x) + jnp.exp(new.x)) * x["dt"]
-        hit = xs["save"]
+        hit = inp["save"]
 
         def put(buf, val):
             m = hit.reshape((-1,) + (1,) * val.ndim)
@@ -98,7 +118,7 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 
     carry0 = (state0, obs0, jnp.zeros_like(state0.x), saved0,
               jnp.zeros((BLOCK, n_normals(spec.layout)), dtype))
-    (_, obs, _, saved, _), _ = jax.lax.scan(body, carry0, dict(step=prep.xs, save=save))
+    (_, obs, _, saved, _), _ = jax.lax.scan(body, carry0, dict(step=xs, save=save))
     # One uniform per barrier decides the realised knock: alive while survival > U, so
     # P(alive at t | grid path) = survival(t) and the status is monotone in t.
     u = jax.random.uniform(jax.random.fold_in(key, _ALIVE_STEP), (spec.book.n_barrier,), dtype)
@@ -113,7 +133,7 @@ def scenario_path(prep: Prepared, params: Params, save: jax.Array, key: jax.Arra
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
                 save: np.ndarray, vols: np.ndarray, samples: int, h_idx: int,
                 dates: list[float], vol_shift: np.ndarray | None = None):
-    """Jitted chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
+    """Chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
     at every date (samples, dates, assets), the scenario variances before any shock
     (samples, dates, assets), the valid mask, the values from each half of the inner paths
     (samples, dates, 2, positions; equal to the values where nothing is nested) and each
@@ -122,52 +142,68 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     computed and are zero).
 
     `vols` are the revaluation vols of gbm/merton. `vol_shift` (heston/bates only) shifts
-    each scenario's vol sqrt(v) at every date before revaluation, through `shocked_vols`."""
-    p_rn = prep.params
-    p_rw = real_world(prep.params, problem)
+    each scenario's vol sqrt(v) at every date before revaluation, through `shocked_vols`.
+    The kernel is `scenario_chunk`, compiled once per structure and shapes: every number
+    of the problem goes in as an array."""
     dtype = prep.spec.dtype
-    vols_j = jnp.asarray(vols, dtype)
-    save_j = jnp.asarray(save)
     n_pos = len(problem.positions)
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
     root = jax.random.key(problem.sim.seed)
-    inner_root = jax.random.fold_in(root, STREAM_INNER)
-    groups = [group_arrays(dp, dtype) for dp in date_plans]
+    split = [date_inputs(dp, dtype) for dp in date_plans]
     today, st0 = today_plan(problem, prep, date_plans[h_idx], dates)
-    today_groups = group_arrays(today, dtype) if today is not None else None
-    vols0 = jnp.asarray(problem.market.vols, dtype)
-    zeros = jnp.zeros((n_pos,), dtype)
-    shift_j = None if vol_shift is None else jnp.asarray(vol_shift, dtype)
+    today_spec, today_in = date_inputs(today, dtype) if today is not None else (None, None)
+    spec = ScenarioSpec(outer=prep.spec._replace(samples=samples),
+                        dates=tuple(sp for sp, _ in split), today=today_spec,
+                        shift=vol_shift is not None)
+    inputs = dict(p_rn=prep.params, p_rw=real_world(prep.params, problem), terms=prep.terms,
+                  xs=prep.xs, save=jnp.asarray(save), vols=jnp.asarray(vols, dtype),
+                  inv=jnp.asarray(inv), root=root,
+                  inner_root=jax.random.fold_in(root, STREAM_INNER),
+                  dates=[a for _, a in split], today=today_in, st0=st0,
+                  vols0=jnp.asarray(problem.market.vols, dtype),
+                  shift=None if vol_shift is None else jnp.asarray(vol_shift, dtype))
 
-    def one(key, index):
-        states, realized = scenario_path(prep, p_rw, save_j, key)
-        realized = realized[inv]
-        k_inner = inner_key(inner_root, index)
-        values, halves = [], []
-        for j, dp in enumerate(date_plans):
-            st = jax.tree_util.tree_map(lambda a, j=j: a[j], states)
-            if shift_j is not None:
-                vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), shift_j)
-                st = st._replace(v=vol ** 2)
-            v = value_at(dp, groups[j], st, p_rn, vols_j, realized, k_inner, halves=True)
-            values.append(v[0])
-            halves.append(v[1:])
-        if today is None:
-            v0 = jnp.zeros((3, n_pos), dtype)
-        else:
-            v0 = value_at(today, today_groups, st0, p_rn, vols0, zeros, k_inner, halves=True)
-        return jnp.stack(values), states.x, states.v, jnp.stack(halves), v0
-
-    @jax.jit
     def kernel(start, n_valid):
-        keys = sample_keys(root, start, samples)
-        index = start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32)
-        vals, x_h, v_h, halves, v0 = jax.vmap(one)(keys, index)
-        valid = jnp.arange(samples, dtype=jnp.int32) < n_valid
-        return vals, x_h, v_h, valid, halves, v0
+        return scenario_chunk(spec, inputs, start, n_valid)
 
     return kernel
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def scenario_chunk(spec: ScenarioSpec, inputs: dict, start: jax.Array, n_valid: jax.Array):
+    """One chunk of scenarios, revalued at every date (outputs: see `make_kernel`)."""
+    a = inputs
+    dtype = jnp.dtype(spec.outer.dtype)
+    samples = spec.outer.samples
+    n_pos = a["inv"].shape[0]
+
+    def one(key, index):
+        states, realized = scenario_path(spec.outer, a["terms"], a["xs"], a["p_rw"], a["save"],
+                                         key)
+        realized = realized[a["inv"]]
+        k_inner = inner_key(a["inner_root"], index)
+        values, halves = [], []
+        for j, (ds, d) in enumerate(zip(spec.dates, a["dates"])):
+            st = jax.tree_util.tree_map(lambda x, j=j: x[j], states)
+            if spec.shift:
+                vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), a["shift"])
+                st = st._replace(v=vol ** 2)
+            v = value_at(ds, d, st, a["p_rn"], a["vols"], realized, k_inner, halves=True)
+            values.append(v[0])
+            halves.append(v[1:])
+        if spec.today is None:
+            v0 = jnp.zeros((3, n_pos), dtype)
+        else:
+            v0 = value_at(spec.today, a["today"], a["st0"], a["p_rn"], a["vols0"],
+                          jnp.zeros((n_pos,), dtype), k_inner, halves=True)
+        return jnp.stack(values), states.x, states.v, jnp.stack(halves), v0
+
+    keys = sample_keys(a["root"], start, samples)
+    index = start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32)
+    vals, x_h, v_h, halves, v0 = jax.vmap(one)(keys, index)
+    valid = jnp.arange(samples, dtype=jnp.int32) < n_valid
+    return vals, x_h, v_h, valid, halves, v0
 
 
 def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):

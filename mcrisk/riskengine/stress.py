@@ -12,20 +12,21 @@ standard error of the difference to today's value estimated on the same inner pa
 
 from __future__ import annotations
 
-import numpy as np
+from functools import partial
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
-
-from typing import NamedTuple
+import numpy as np
 
 from mcrisk.engine import Prepared
 from mcrisk.errors import finite_max
-from mcrisk.instruments.book import Obs, fixing_dates, init_obs, payoffs
+from mcrisk.instruments.book import BookShape, Obs, fixing_dates, init_obs, payoffs
 from mcrisk.models import REGISTRY
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
-from mcrisk.riskengine.revalue import (ScenarioState, group_arrays, plan_date, shocked_vols,
-                                      valuation_grid, value_samples)
+from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_samples
+from mcrisk.riskengine.revalue import ScenarioState, plan_date, shocked_vols, valuation_grid
 
 STREAM_STRESS = STREAM_BOOTSTRAP + 10
 
@@ -52,6 +53,23 @@ class Revalued(NamedTuple):
         return np.where(self.nested, self.nested_loss, base - self.values)
 
 
+class StressSpec(NamedTuple):
+    """Everything static about a stress kernel: one compilation per spec and shapes.
+
+    Attributes:
+        model: model name (today's state of the inner paths).
+        book: the outer book's shape (the running statistics at the shocked points).
+        date: structure of the revaluation at the horizon.
+        today: structure of today's revaluation of the nested positions (None when nothing
+            is nested).
+    """
+
+    model: str
+    book: BookShape
+    date: DateSpec
+    today: DateSpec | None
+
+
 def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                     vol_shocks: np.ndarray, horizon: float, paths: int,
                     books: np.ndarray | None = None) -> Revalued:
@@ -66,31 +84,54 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     grid = valuation_grid(problem, [horizon])
     dp = plan_date(problem, prep, horizon, paths, grid)
     dtype = prep.spec.dtype
-    groups = group_arrays(dp, dtype)
     shape = prep.plan.shape
-    terms = prep.terms
     n_pos = len(problem.positions)
     books = np.zeros((0, n_pos)) if books is None else np.asarray(books, np.float64)
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
-    base_vol = problem.model.base_vols(m)
     asian = [problem.positions[i] for i in prep.plan.order[
         shape.n_linear + shape.n_terminal: shape.n_linear + shape.n_terminal + shape.n_asian]]
     n_fixed = np.array([sum(d <= horizon * (1 + 1e-12) for d in fixing_dates(p))
                         for p in asian], np.float64)
-    key = jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS)
-    p = prep.params
     nested_idx = (dp.nested_idx[dp.nested.plan.order] if dp.nested is not None
                   else np.zeros(0, np.int64))
     # Today's value of the same positions on the same inner paths (common random numbers
     # by calendar interval on one grid), for losses and their errors.
     dp0 = (plan_date(problem, prep, 0.0, paths, grid, only_nested=dp.nested_idx)
            if dp.nested is not None else None)
+    date_spec, date_in = date_inputs(dp, dtype)
+    today_spec, today_in = date_inputs(dp0, dtype) if dp0 is not None else (None, None)
+    spec = StressSpec(model=prep.spec.model, book=shape, date=date_spec, today=today_spec)
+    inputs = dict(p=prep.params, terms=prep.terms, inv=jnp.asarray(inv),
+                  base_vol=jnp.asarray(problem.model.base_vols(m), dtype),
+                  n_fixed=jnp.asarray(n_fixed, dtype), horizon=jnp.asarray(horizon, dtype),
+                  key=jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS),
+                  nested_idx=jnp.asarray(nested_idx), date=date_in, today=today_in)
+    out = stress_kernel(spec, inputs, jnp.asarray(spot_shocks, dtype),
+                        jnp.asarray(vol_shocks, dtype), jnp.asarray(books, dtype))
+    values, stderr, ref, loss, loss_se, book_se = (np.array(a, np.float64)
+                                                   for a in jax.device_get(out))
+    exact, linear = linear_values(problem, np.asarray(spot_shocks, np.float64), horizon)
+    values[:, linear] = exact[:, linear]
+    return Revalued(values=values, stderr=stderr, nested=np.isin(np.arange(n_pos), nested_idx),
+                    ref=ref, nested_loss=loss, loss_stderr=loss_se,
+                    book_loss_stderr=book_se)
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def stress_kernel(spec: StressSpec, inputs: dict, spot_shocks: jax.Array,
+                  vol_shocks: jax.Array, qb: jax.Array):
+    """Values, errors, today's reference and losses at each shock pair (see `Revalued`)."""
+    a = inputs
+    p, terms, shape = a["p"], a["terms"], spec.book
+    dtype = p.spots.dtype
+    n_pos = a["inv"].shape[0]
+    nested_idx = a["nested_idx"]
 
     def one(spot_shock, vol_shock):
         s = p.spots * (1.0 + spot_shock)
         x = jnp.log(s)
-        vols, _ = shocked_vols(jnp.asarray(base_vol, dtype), vol_shock)
+        vols, _ = shocked_vols(a["base_vol"], vol_shock)
         v = vols ** 2
         tb = terms["barrier"]
         xb = x[tb["asset"]]
@@ -99,53 +140,41 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
         s0_l, s_l = p.spots[tl["asset"]], s[tl["asset"]]
         ta = terms["asian"]
         obs = Obs(snap=jnp.broadcast_to(s, (shape.n_snap, shape.n_assets)),
-                  asian_sum=jnp.asarray(n_fixed, dtype) * s[ta["asset"]],
-                  asian_logsum=jnp.asarray(n_fixed, dtype) * x[ta["asset"]],
+                  asian_sum=a["n_fixed"] * s[ta["asset"]],
+                  asian_logsum=a["n_fixed"] * x[ta["asset"]],
                   survival=alive, run_max=jnp.maximum(s0_l, s_l), run_min=jnp.minimum(s0_l, s_l))
-        realized = payoffs(obs, terms, p.spots, p.rate)[inv]
-        st = ScenarioState(x=x, v=v, obs=obs, funding=s * horizon)
-        return value_samples(dp, groups, st, p, vols, realized, key)
+        realized = payoffs(obs, terms, p.spots, p.rate)[a["inv"]]
+        st = ScenarioState(x=x, v=v, obs=obs, funding=s * a["horizon"])
+        return value_samples(spec.date, a["date"], st, p, vols, realized, a["key"])
 
     def today_samples():
-        state = REGISTRY[prep.spec.model].init(p)
+        state = REGISTRY[spec.model].init(p)
         st0 = ScenarioState(x=state.x, v=state.v, obs=init_obs(shape, terms, state.x),
                             funding=jnp.zeros_like(state.x))
-        vols0 = jnp.asarray(base_vol, dtype)
-        return value_samples(dp0, group_arrays(dp0, dtype), st0, p, vols0,
-                             jnp.zeros((n_pos,), dtype), key)[1]
+        return value_samples(spec.today, a["today"], st0, p, a["base_vol"],
+                             jnp.zeros((n_pos,), dtype), a["key"])[1]
 
-    def kernel(spot_shocks, vol_shocks, qb):
-        exact, samples = jax.vmap(one)(spot_shocks, vol_shocks)
-        zeros = jnp.zeros_like(exact)
-        if samples is None:
-            return exact, zeros, jnp.zeros((n_pos,), dtype), zeros, zeros, jnp.zeros(
-                (exact.shape[0], qb.shape[0]), dtype)
-        k = samples.shape[1]
-        s0 = today_samples()
-        diff = s0[None] - samples  # (points, pairs, nested): unit losses pair by pair
+    exact, samples = jax.vmap(one)(spot_shocks, vol_shocks)
+    zeros = jnp.zeros_like(exact)
+    if samples is None:
+        return exact, zeros, jnp.zeros((n_pos,), dtype), zeros, zeros, jnp.zeros(
+            (exact.shape[0], qb.shape[0]), dtype)
+    k = samples.shape[1]
+    s0 = today_samples()
+    diff = s0[None] - samples  # (points, pairs, nested): unit losses pair by pair
 
-        def se(a):
-            return jnp.std(a, axis=1, ddof=1) / jnp.sqrt(k)
+    def se(x):
+        return jnp.std(x, axis=1, ddof=1) / jnp.sqrt(k)
 
-        values = exact.at[:, nested_idx].set(jnp.mean(samples, axis=1))
-        stderr = zeros.at[:, nested_idx].set(se(samples))
-        ref = jnp.zeros((n_pos,), dtype).at[nested_idx].set(jnp.mean(s0, axis=0))
-        # The mean of the differences, not the difference of the means (two reductions that
-        # round differently): a point whose paths match today's loses exactly nothing.
-        loss = zeros.at[:, nested_idx].set(jnp.mean(diff, axis=1))
-        loss_se = zeros.at[:, nested_idx].set(se(diff))
-        book_se = se(jnp.einsum("pkn,bn->pkb", diff, qb[:, nested_idx]))
-        return values, stderr, ref, loss, loss_se, book_se
-
-    out = jax.jit(kernel)(jnp.asarray(spot_shocks, dtype), jnp.asarray(vol_shocks, dtype),
-                          jnp.asarray(books, dtype))
-    values, stderr, ref, loss, loss_se, book_se = (np.array(a, np.float64)
-                                                   for a in jax.device_get(out))
-    exact, linear = linear_values(problem, np.asarray(spot_shocks, np.float64), horizon)
-    values[:, linear] = exact[:, linear]
-    return Revalued(values=values, stderr=stderr, nested=np.isin(np.arange(n_pos), nested_idx),
-                    ref=ref, nested_loss=loss, loss_stderr=loss_se,
-                    book_loss_stderr=book_se)
+    values = exact.at[:, nested_idx].set(jnp.mean(samples, axis=1))
+    stderr = zeros.at[:, nested_idx].set(se(samples))
+    ref = jnp.zeros((n_pos,), dtype).at[nested_idx].set(jnp.mean(s0, axis=0))
+    # The mean of the differences, not the difference of the means (two reductions that
+    # round differently): a point whose paths match today's loses exactly nothing.
+    loss = zeros.at[:, nested_idx].set(jnp.mean(diff, axis=1))
+    loss_se = zeros.at[:, nested_idx].set(se(diff))
+    book_se = se(jnp.einsum("pkn,bn->pkb", diff, qb[:, nested_idx]))
+    return values, stderr, ref, loss, loss_se, book_se
 
 
 def linear_values(problem: Problem, spot_shocks: np.ndarray,
