@@ -29,7 +29,7 @@ PROMISED_ASSETS = {"crypto_book_var": {"BTC", "ETH", "SOL"},
                    "dao_treasury_stress": {"DAO", "ETH", "USDC"}}
 # Commands in README blocks that a test cannot run (they install or run this very suite).
 NOT_RUN = {("pip", "install", "."), ("pip", "install", ".[test]"),
-           ("python", "-m", "pytest", "-q")}
+           ("python", "-m", "pytest", "-q", "-n", "auto")}
 
 
 def _held(plain: dict) -> set[str]:
