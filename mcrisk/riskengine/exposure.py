@@ -33,14 +33,20 @@ class Profile:
         self.dd_top = np.empty(0)
         self.liq_first = np.zeros(d, np.int64)  # paths first liquidated on date j
 
-    def update(self, values: np.ndarray) -> None:
-        """values: (chunk, dates) book values."""
+    def update(self, values: np.ndarray, start: np.ndarray | None = None) -> None:
+        """values: (chunk, dates) book values; start: (chunk,) each path's own estimate of
+        today's value (None: `v0` for every path).
+
+        A drawdown from a value shared by all paths would carry that value's error into every
+        path; from each path's own estimate of today, on the random numbers its later values
+        use, it is a difference like a loss."""
         self.sum_pos += np.maximum(values, 0).sum(axis=0)
         self.sum_neg += np.minimum(values, 0).sum(axis=0)
         self.sum_v += values.sum(axis=0)
         for j in range(values.shape[1]):
             self.top_v[j] = _top(np.concatenate([self.top_v[j], values[:, j]]), self.k)
-        path = np.concatenate([np.full((values.shape[0], 1), self.v0), values], axis=1)
+        first = np.full(values.shape[0], self.v0) if start is None else start
+        path = np.concatenate([first[:, None], values], axis=1)
         dd = (np.maximum.accumulate(path, axis=1) - path).max(axis=1)
         self.dd_sum += dd.sum()
         self.dd_sq += (dd ** 2).sum()
@@ -48,8 +54,8 @@ class Profile:
         if self.maintenance is not None:
             below = self.collateral + values < self.maintenance
             hit = below.any(axis=1)
-            first = np.argmax(below, axis=1)
-            self.liq_first += np.bincount(first[hit], minlength=values.shape[1])
+            when = np.argmax(below, axis=1)
+            self.liq_first += np.bincount(when[hit], minlength=values.shape[1])
 
     def result(self) -> dict:
         n = self.n

@@ -142,9 +142,10 @@ def risk(cfg: Any, *, progress: Any = None,
         if sink is not None:
             sink(idx, pos_loss, np.exp(np.asarray(xs[:n_valid], np.float64)))
         if profile is not None:
-            profile.update(vals[:, profile_dates, :] @ q)
+            profile.update(vals[:, profile_dates, :] @ q, ref[:, 0] @ q)
         for k, pr in enumerate(half_profiles):
-            pr.update(np.asarray(halves[:n_valid][:, profile_dates, k], np.float64) @ q)
+            pr.update(np.asarray(halves[:n_valid][:, profile_dates, k], np.float64) @ q,
+                      ref[:, 1 + k] @ q)
         if dg_tail is not None:
             dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
