@@ -105,21 +105,27 @@ def test_expected_exposure_of_nested_values_is_bias_corrected():
     ee2 = integrate.quad(lambda z: pos(z) ** 2 * norm.pdf(z), -10, 10, points=[0.0],
                          limit=200)[0]
     n = 40_000
-    cfg = {"market": {"assets": ["A"], "spot": [s0], "vol": [vol], "rate": 0.0,
-                      "corr": [[1.0]]},
-           "model": {"name": "gbm"}, "greeks": {"enabled": False},
-           "sim": {"n_paths": n, "n_steps": 8, "seed": 0, "dtype": "float64"},
-           "portfolio": {"positions": [
-               {"name": "c", "type": "european", "asset": "A", "option": "call", "strike": k,
-                "expiry": t, "quantity": 4.0},
-               {"name": "s", "type": "spot", "asset": "A", "quantity": -0.5}]},
-           "risk": {"horizon": H, "dates": [d], "levels": [LEVEL], "inner_paths": 8,
-                    "revaluation": "nested", "margin": {"enabled": False}}}
+    cfg = _calls_and_spot(s0, vol, k, t, d, n, seed=0, spot_quantity=-0.5)
     prof = mcrisk.risk(cfg)["profile"]
     assert prof["nested_bias_corrected"]
     se = math.sqrt((ee2 - ee ** 2) / n)
     assert abs(prof["expected_exposure"][0] - ee) <= 4 * se, (prof["expected_exposure"], ee, se)
 
+
+
+def _calls_and_spot(s0, vol, k, t, d, n, *, seed, spot_quantity):
+    """Four calls forced onto nested revaluation and `spot_quantity` of the spot, profiled at
+    `d`: a book value that is a function of one lognormal there."""
+    return {"market": {"assets": ["A"], "spot": [s0], "vol": [vol], "rate": 0.0,
+                       "corr": [[1.0]]},
+            "model": {"name": "gbm"}, "greeks": {"enabled": False},
+            "sim": {"n_paths": n, "n_steps": 8, "seed": seed, "dtype": "float64"},
+            "portfolio": {"positions": [
+                {"name": "c", "type": "european", "asset": "A", "option": "call", "strike": k,
+                 "expiry": t, "quantity": 4.0},
+                {"name": "s", "type": "spot", "asset": "A", "quantity": spot_quantity}]},
+            "risk": {"horizon": H, "dates": [d], "levels": [LEVEL], "inner_paths": 8,
+                     "revaluation": "nested", "margin": {"enabled": False}}}
 
 def test_pfe_of_nested_values_matches_lognormal_quantile():
     """PFE = the 95% quantile of V at the date. Four calls (nested) and half a unit of spot long:
@@ -138,16 +144,8 @@ def test_pfe_of_nested_values_matches_lognormal_quantile():
     slope = (value(z + 1e-5) - value(z - 1e-5)) / 2e-5
     n = 40_000
     se = math.sqrt(level * (1 - level) / n) * slope / norm.pdf(z)
-    cfg = {"market": {"assets": ["A"], "spot": [s0], "vol": [vol], "rate": 0.0,
-                      "corr": [[1.0]]},
-           "model": {"name": "gbm"}, "greeks": {"enabled": False},
-           "sim": {"n_paths": n, "n_steps": 8, "seed": 1, "dtype": "float64"},
-           "portfolio": {"positions": [
-               {"name": "c", "type": "european", "asset": "A", "option": "call", "strike": k,
-                "expiry": t, "quantity": 4.0},
-               {"name": "s", "type": "spot", "asset": "A", "quantity": 0.5}]},
-           "risk": {"horizon": H, "dates": [d], "levels": [LEVEL], "inner_paths": 8,
-                    "revaluation": "nested", "pfe_level": level, "margin": {"enabled": False}}}
+    cfg = _calls_and_spot(s0, vol, k, t, d, n, seed=1, spot_quantity=0.5)
+    cfg["risk"]["pfe_level"] = level
     prof = mcrisk.risk(cfg)["profile"]
     assert prof["nested_bias_corrected"] and prof["pfe_level"] == level
     assert abs(prof["pfe"][0] - pfe) <= 4 * se, (prof["pfe"], pfe, se)
