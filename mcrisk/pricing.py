@@ -103,14 +103,15 @@ def greeks_method(problem) -> str:
     """How each payoff family's Greeks are estimated (see the README's `greeks` section)."""
     w = problem.greeks.smoothing
     smoothed = f"Gaussian-smoothed (kernel width {w} x terminal st.dev., bias O(width^2))"
-    if problem.model.name != "gbm":
-        return ("pathwise forward-mode autodiff; Lipschitz payoffs: delta, vega, rho unbiased "
-                f"(unsmoothed), gamma at payoff kinks {smoothed}; digitals: first and second "
-                f"derivatives {smoothed}")
-    out = ("pathwise forward-mode autodiff, every Greek unbiased; european/digital/forward, "
-           "asian and barrier: conditioned on the last step (closed-form expectation over the "
-           "final interval); basket/spread/exchange/best_of/worst_of: gamma by the "
-           "pathwise-likelihood-ratio mixture over the horizon; lookback: exact pathwise")
+    given = {"gbm": "", "merton": " given its jumps", "heston": " given its variance driver",
+             "bates": " given its variance driver and jumps"}[problem.model.name]
+    out = ("pathwise forward-mode autodiff; european/digital/forward, asian and barrier: "
+           f"conditioned on the last step (closed-form expectation over the final interval"
+           f"{given}), every Greek unbiased; lookback: exact pathwise")
+    out += ("; basket/spread/exchange/best_of/worst_of: gamma by the pathwise-likelihood-ratio "
+            "mixture over the horizon (the score of the log spots"
+            + (" given the variance drivers" if problem.model.has_variance else "")
+            + "), every Greek unbiased")
     if _singular_multi_asset(problem):
         out += (f"; except multi-asset payoffs on a singular correlation block (no density "
                 f"for a likelihood ratio): gamma {smoothed}")

@@ -80,8 +80,9 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         state0, obs0 = start
 
     first = xs["k"][0]
-    # Conditioning on the last step needs its exact transition law: gbm's lognormal step.
-    conditioned = spec.greeks and spec.model == "gbm"
+    # The Greeks kernel conditions on each asset's last step, normal given its start (and,
+    # by model, the variance driver and jumps): `model.last_step` gives that law.
+    conditioned = spec.greeks
 
     def body(carry, x):
         state, obs, cond, buf = carry
@@ -91,13 +92,17 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
         if conditioned:
+            mean, var_end = model.last_step(params, state, x["dt"], draws)
             cond = conditional.record(*cond, params, terms, x["masks"], obs, state.x, state.v,
-                                      x["dt"], draws.z, var)
+                                      x["dt"], draws, mean, jnp.maximum(var_end, tiny), var,
+                                      sv)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         return (new, obs, cond, buf), None
 
     b = spec.book
-    cond0 = (conditional.init(b.n_snap, b.n_assets, b.n_asian, b.n_barrier, dtype)
+    n_sv = terms["terminal"]["sv_row"].shape[0]
+    sv = conditional.sv_matrices(params, terms["terminal"]) if conditioned and n_sv else None
+    cond0 = (conditional.init(b.n_snap, b.n_assets, b.n_asian, b.n_barrier, n_sv, dtype)
              if conditioned else ())
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
     (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)

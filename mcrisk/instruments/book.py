@@ -143,10 +143,11 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
                  if p.type in ("best_of", "worst_of")
                  else _scale(problem, p.assets, weights, p.terms["expiry"]))
         eps.append(smoothing * scale)
-    # Rows the gbm Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
+    # Rows the Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
     cond_rows = np.array([len(p.assets) == 1 and w[r, p.assets[0]] > 0
                           for r, p in enumerate(ter)], bool)
     precision, invertible = conditional.precision_blocks(problem.market.corr, member)
+    lr_rows = ~cond_rows & (np.array(kind, np.int32) == KIND_VANILLA) & invertible
     t["terminal"] = dict(
         slot=np.array([slot(p.terms["expiry"]) for p in ter], np.int32),
         weights=w, member=member, reduce=np.array(reduce_, np.int32),
@@ -156,7 +157,10 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         expiry=np.array([p.terms["expiry"] for p in ter]), eps=np.array(eps),
         conditional=cond_rows,
         # Other vanilla rows get the pathwise-LR gamma where their assets have a joint density.
-        lr=~cond_rows & (np.array(kind, np.int32) == KIND_VANILLA) & invertible,
+        lr=lr_rows,
+        # Under stochastic variance their score needs the covariance given the variance path.
+        sv_row=(np.flatnonzero(lr_rows).astype(np.int32) if problem.model.has_variance
+                else np.zeros(0, np.int32)),
         precision=precision.reshape(len(ter), n, n),
         asset1=np.array([p.assets[0] for p in ter], np.int32),
         weight1=np.array([w[r, p.assets[0]] if w[r, p.assets[0]] > 0 else 1.0
@@ -253,8 +257,8 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
     # Lipschitz in the path, so first derivatives are exact. An interior node enters two
     # steps' factors, making survival quadratic in its distance near the barrier (C^1, no
     # Dirac in the second derivative): exact max there. Only the node at expiry enters once,
-    # a kink whose second derivative `kink` smooths (off gbm: the gbm Greeks kernel
-    # replaces the expiry step by its closed-form expectation).
+    # a kink whose second derivative `kink` smooths (the Greeks kernel replaces the expiry
+    # step by its closed-form expectation, so this matters only where that is off).
     b_pos = jnp.where(masks["barrier_last"], smooth.kink(b, eps_log), jnp.maximum(b, 0.0))
     stay = -jnp.expm1(-2.0 * jnp.maximum(a, 0.0) * b_pos / var[tb["asset"]])
     survival = obs.survival * jnp.where(masks["barrier"], stay, 1.0)
@@ -276,10 +280,11 @@ def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
             cond: conditional.LastStep | None = None) -> jax.Array:
     """Discounted payoff per position of one path, in family order (see `BookPlan.order`).
 
-    `cond` (Greeks kernel under gbm): what `conditional.record` kept along the path. Terminal
+    `cond` (Greeks kernel): what `conditional.record` kept along the path. Terminal
     single-asset, asian and barrier payoffs are then replaced by their conditional
     expectation over the last step, and multi-asset vanilla rows carry the pathwise-LR gamma
-    (`mcrisk.instruments.conditional`): all their Greeks unbiased, no smoothing.
+    under gbm and merton (`mcrisk.instruments.conditional`): all their Greeks unbiased, no
+    smoothing.
     """
     out = []
     tl = terms["linear"]

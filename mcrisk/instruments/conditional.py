@@ -1,18 +1,23 @@
-r"""Unbiased gbm Greeks for kinked and discontinuous payoffs: conditioning and likelihood ratios.
+r"""Unbiased Greeks for kinked and discontinuous payoffs: conditioning and likelihood ratios.
 
 The pathwise second derivative of a kink is zero almost surely, and a digital has no pathwise
-derivative at all. Under gbm the law of the log spots over any interval, given the state at
-its start, is normal, which gives two unbiased ways round that (`mcrisk.simulate` records
-what they need in `LastStep` while it scans the path of the Greeks kernel):
+derivative at all. Every model's last step is normal in each asset's log spot given the
+step's start and what the model draws besides that asset's own diffusive normal (gbm:
+nothing; merton: the jumps; heston: the asset's variance driver, as Andersen's central scheme
+makes the new log spot normal given the new variance; bates: both). `model.last_step` gives
+that mean and variance, and `mcrisk.simulate` records them in `LastStep` while it scans the
+path of the Greeks kernel. That gives two unbiased ways round the kink:
 
 * Conditioning on the last step. Single-asset terminal payoffs, asians (arithmetic and
   geometric) and barriers are replaced by their expectation over the final step given the
-  path up to its start: Black-Scholes, Black-Scholes with a shifted strike (the fixings
-  already in the average), and the one-step barrier price by reflection. Same expectation,
-  smooth in the path (at the barrier the product with the earlier survival is C^1), so the
-  pathwise first and second derivatives of it are unbiased.
+  path up to its start (and the conditioning draws): Black-Scholes, Black-Scholes with a
+  shifted strike (the fixings already in the average), and the one-step barrier price by
+  reflection. Same expectation as the simulated payoff, smooth in the path (at the barrier
+  the product with the earlier survival is C^1), so the pathwise first and second
+  derivatives of it are unbiased.
 * Pathwise-likelihood-ratio mixture over the whole horizon for multi-asset terminal payoffs
-  (basket, spread, exchange, best/worst-of), which have no one-step closed form. With
+  (basket, spread, exchange, best/worst-of) under gbm and merton, which have no one-step
+  closed form. Given the jumps, the log spots are normal; with
   ``h = f'(S_T) dS_T / dlog S0_i`` the pathwise log-delta and ``w = Sigma^{-1} (x_T - E x_T)``
   the score of the normal log spots, ``gamma_i = E[h (w_i - 1)] / S0_i^2``: the pathwise
   first derivative, then the likelihood-ratio derivative of its expectation, unbiased for
@@ -29,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import log_ndtr, ndtr
 
-from mcrisk.models.base import correlate, growth
+from mcrisk.models.base import correlate
 
 KIND_FORWARD, KIND_VANILLA, KIND_DIGITAL = 0, 1, 2
 REDUCE_SUM, REDUCE_MAX, REDUCE_MIN = 0, 1, 2
@@ -41,57 +46,148 @@ MIN_EIG = 1e-10
 
 
 class LastStep(NamedTuple):
-    """What the Greeks kernel records along a gbm path for conditioning and likelihood ratios."""
+    """What the Greeks kernel records along a path for conditioning and likelihood ratios."""
 
     start: jax.Array  # (snap, assets) log spots at the start of the step ending on the date
     mean: jax.Array  # (snap, assets) their mean at the date, given that start
-    var: jax.Array  # (snap, assets) their variance over that step
+    var: jax.Array  # (snap, assets) their variance over that step, given that start
+    bridge: jax.Array  # (snap, assets) the variance the path's Brownian bridge uses there
     noise: jax.Array  # (snap, assets) sum of sqrt(dt) x correlated normals up to the date
     elapsed: jax.Array  # (snap,) time from the start of the path to the date
-    vol: jax.Array  # (snap, assets) volatility (constant under gbm)
+    vol: jax.Array  # (snap, assets) volatility at the step's start (likelihood ratios: gbm, merton)
     asian_mean: jax.Array  # (asian,) mean of the log spot at the last fixing, given the step start
     asian_var: jax.Array  # (asian,) its variance over the last fixing's step
     asian_sum: jax.Array  # (asian,) sum of the fixings before the last
     asian_logsum: jax.Array  # (asian,) sum of their logs
     survival: jax.Array  # (barrier,) survival up to the start of the expiry step
+    sv_noise: jax.Array  # (sv rows, assets) x_T - E[x_T | variance drivers, jumps], members
+    sv_cov: jax.Array  # (sv rows, assets, assets) its covariance (members' block)
 
 
-def init(n_snap: int, n_assets: int, n_asian: int, n_barrier: int, dtype) -> tuple:
-    """Empty record and running (noise, time) accumulators."""
+def init(n_snap: int, n_assets: int, n_asian: int, n_barrier: int, n_sv: int, dtype) -> tuple:
+    """Empty record and running (noise, time, stochastic-variance noise and covariance)
+    accumulators; `n_sv` counts the multi-asset rows with a likelihood ratio under heston
+    or bates."""
     z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
     o = lambda *s: jnp.ones(s, dtype)  # noqa: E731
-    rec = LastStep(start=z(n_snap, n_assets), mean=z(n_snap, n_assets), var=o(n_snap, n_assets),
+    rec = LastStep(start=z(n_snap, n_assets), mean=z(n_snap, n_assets),
+                   var=o(n_snap, n_assets), bridge=o(n_snap, n_assets),
                    noise=z(n_snap, n_assets), elapsed=o(n_snap), vol=o(n_snap, n_assets),
                    asian_mean=z(n_asian), asian_var=o(n_asian), asian_sum=z(n_asian),
-                   asian_logsum=z(n_asian), survival=o(n_barrier))
-    return rec, (z(n_assets), jnp.zeros((), dtype))
+                   asian_logsum=z(n_asian), survival=o(n_barrier),
+                   sv_noise=z(n_sv, n_assets), sv_cov=z(n_sv, n_assets, n_assets))
+    return rec, (z(n_assets), jnp.zeros((), dtype), z(n_sv, n_assets),
+                 z(n_sv, n_assets, n_assets))
+
+
+def _drivers(params, z: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Heston's variance drivers zv and the residual normals zperp (see `models.heston`)."""
+    zs = correlate(params, z)
+    rbar = jnp.sqrt(jnp.maximum(1.0 - params.rho ** 2, 0.0))
+    return params.rho * zs + rbar * b, rbar * zs - params.rho * b
+
+
+def spd_solve(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Solve ``a x = b`` for symmetric positive definite ``a`` (..., n, n), ``b`` (..., n, k).
+
+    An unrolled Cholesky in plain array ops (n is the static asset count): jaxlib's batched
+    LAPACK kernels parallelise inside XLA's CPU thread pool and were seen to deadlock there
+    on a 2-core machine.
+    """
+    n = a.shape[-1]
+    cols = []  # columns of the lower Cholesky factor, each (..., n)
+    for j in range(n):
+        prev = jnp.stack(cols, axis=-1) if cols else None  # (..., n, j)
+        col = a[..., :, j]
+        if prev is not None:
+            col = col - jnp.einsum("...ik,...k->...i", prev, prev[..., j, :],
+                                   precision=jax.lax.Precision.HIGHEST)
+        d = jnp.sqrt(col[..., j])
+        below = jnp.arange(n) >= j
+        cols.append(jnp.where(below, col / d[..., None], 0.0))
+    low = jnp.stack(cols, axis=-1)  # (..., n, n)
+    y = []  # forward substitution: low y = b
+    for i in range(n):
+        r = b[..., i, :]
+        for k in range(i):
+            r = r - low[..., i, k, None] * y[k]
+        y.append(r / low[..., i, i, None])
+    x = [None] * n  # back substitution: low^T x = y
+    for i in reversed(range(n)):
+        r = y[i]
+        for k in range(i + 1, n):
+            r = r - low[..., k, i, None] * x[k]
+        x[i] = r / low[..., i, i, None]
+    return jnp.stack(x, axis=-2)
+
+
+def sv_matrices(params, tt: dict) -> tuple[jax.Array, jax.Array]:
+    """Per stochastic-variance likelihood-ratio row, restricted to its member assets S:
+    ``E[zperp_S | zv_S] = M zv_S`` and ``Cov[zperp_S | zv_S] = Q``, both (rows, n, n).
+
+    Per asset, (zperp, zv) is a rotation of (zs, b), so given the members' variance
+    drivers over the whole path (and the jumps), their log spots are jointly normal:
+    ``x_T = E[x_T | .] + sum_k d_k (zperp_k - M zv_k)``, d_k the central scheme's
+    diffusion. Q is invertible wherever the members' correlation block is.
+    """
+    member = tt["member"][tt["sv_row"]]
+    hi = jax.lax.Precision.HIGHEST
+    c = jnp.matmul(params.chol, params.chol.T, precision=hi)
+    r = params.rho
+    rb = jnp.sqrt(jnp.maximum(1.0 - r ** 2, 0.0))
+    eye = jnp.eye(r.shape[0], dtype=r.dtype)
+    c_vv = r[:, None] * c * r[None, :] + eye * rb ** 2
+    c_pv = rb[:, None] * c * r[None, :] - eye * (r * rb)
+    c_pp = rb[:, None] * c * rb[None, :] + eye * r ** 2
+    mm = member[:, :, None] & member[:, None, :]
+    pv = jnp.where(mm, c_pv, 0.0)
+    # M = pv C_vv^-1 = (C_vv^-1 pv^T)^T, C_vv symmetric (identity off the members).
+    m = jnp.swapaxes(spd_solve(jnp.where(mm, c_vv, eye), jnp.swapaxes(pv, 1, 2)), 1, 2)
+    q = jnp.where(mm, c_pp, 0.0) - jnp.matmul(m, jnp.swapaxes(pv, 1, 2), precision=hi)
+    return m, q
 
 
 def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0: jax.Array,
-           v0: jax.Array, dt: jax.Array, z: jax.Array, var: jax.Array) -> tuple:
-    """Fold one gbm step (from log spots `x0`, variance rate `v0`, normals `z`) into `rec`.
+           v0: jax.Array, dt: jax.Array, draws, mean: jax.Array, var: jax.Array,
+           bridge: jax.Array, sv: tuple | None = None) -> tuple:
+    """Fold one step into `rec`: from log spots `x0` (variance rate `v0`), the new log
+    spots are normal with `mean` and `var` given what the model conditions on
+    (`model.last_step`); `bridge` is the variance of the step's Brownian bridge in the
+    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it.
 
     `obs` holds the path statistics before the step, so the asian sums and the barrier
     survival recorded on a date exclude that date's own step.
     """
-    noise = acc[0] + jnp.sqrt(dt) * correlate(params, z)
+    noise = acc[0] + jnp.sqrt(dt) * correlate(params, draws.z)
     elapsed = acc[1] + dt
-    mean = x0 + (growth(params) - 0.5 * v0) * dt
+    sv_noise, sv_cov = acc[2], acc[3]
+    tt = terms["terminal"]
+    if sv is not None:
+        zv, zperp = _drivers(params, draws.z, draws.b)
+        member = tt["member"][tt["sv_row"]]
+        d = jnp.sqrt(var)
+        eps = zperp[None, :] - jnp.einsum("rij,j->ri", sv[0], zv,
+                                          precision=jax.lax.Precision.HIGHEST)
+        sv_noise = sv_noise + jnp.where(member, d[None, :] * eps, 0.0)
+        sv_cov = sv_cov + (d[:, None] * d[None, :])[None] * sv[1]
     at = masks["snap"][:, None]
     put = lambda new, old: jnp.where(at, new[None], old)  # noqa: E731
+    at_sv = masks["snap"][tt["slot"][tt["sv_row"]]]
     ta = terms["asian"]
     last = masks["fix_last"]
     blast = masks["barrier_last"]
     rec = LastStep(
         start=put(x0, rec.start), mean=put(mean, rec.mean), var=put(var, rec.var),
-        noise=put(noise, rec.noise), elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed),
-        vol=put(jnp.sqrt(v0), rec.vol),
+        bridge=put(bridge, rec.bridge), noise=put(noise, rec.noise),
+        elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed), vol=put(jnp.sqrt(v0), rec.vol),
         asian_mean=jnp.where(last, mean[ta["asset"]], rec.asian_mean),
         asian_var=jnp.where(last, var[ta["asset"]], rec.asian_var),
         asian_sum=jnp.where(last, obs.asian_sum, rec.asian_sum),
         asian_logsum=jnp.where(last, obs.asian_logsum, rec.asian_logsum),
-        survival=jnp.where(blast, obs.survival, rec.survival))
-    return rec, (noise, elapsed)
+        survival=jnp.where(blast, obs.survival, rec.survival),
+        sv_noise=jnp.where(at_sv[:, None], sv_noise, rec.sv_noise),
+        sv_cov=jnp.where(at_sv[:, None, None], sv_cov, rec.sv_cov))
+    return rec, (noise, elapsed, sv_noise, sv_cov)
 
 
 def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
@@ -169,16 +265,21 @@ def _vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Ar
 def barrier(tb: dict, rec: LastStep) -> jax.Array:
     """E[payoff | path up to the expiry step] of barrier rows.
 
-    Over that step the survival factor is ``1 - exp(-2 a b / v)`` (Brownian bridge; a, b the
-    start's and end's distances to the barrier on the live side). Its exponential times the
-    normal density of the end is a normal density reflected by 2a, times
-    ``exp(-2 a m' / v)`` with m' the step's drift towards the live side, so the knock-out
-    value is ``survival_before x (V(live) - exp(-2 a m'/v) V_reflected(live))``.
+    Over that step the survival factor is ``1 - exp(-2 a b / w)`` (Brownian bridge of
+    variance w; a, b the start's and end's distances to the barrier on the live side), and
+    the end is normal with variance v given the step's start (v = w under gbm and merton;
+    heston's bridge uses the start variance, its end the central scheme's). The exponential
+    times the normal density of the end is a normal density with its mean moved 2 a v / w
+    away from the live side, times ``exp(-2 a (m' + a (1 - v / w)) / w)`` with m' the step's
+    drift towards the live side, so the knock-out value is
+    ``survival_before x (V(live) - exp(...) V_moved(live))``.
     """
     i = tb["asset"]
     x0 = rec.start[tb["slot"], i]
     mu = rec.mean[tb["slot"], i]
-    v = jnp.maximum(rec.var[tb["slot"], i], jnp.finfo(mu.dtype).tiny)
+    tiny = jnp.finfo(mu.dtype).tiny
+    v = jnp.maximum(rec.var[tb["slot"], i], tiny)
+    w = jnp.maximum(rec.bridge[tb["slot"], i], tiny)
     sd = jnp.sqrt(v)
     down = jnp.where(tb["up"], -1.0, 1.0)  # +1: alive above the barrier
     level = tb["log_level"]
@@ -192,8 +293,9 @@ def barrier(tb: dict, rec: LastStep) -> jax.Array:
     def live(e, m):
         return _vanilla_in(e, m, sd, log_k, k, sg, level, level, ~up, up)
 
-    stay = live(None, mu) - live(-2.0 * a * drift / v, mu - 2.0 * down * a)
-    out = rec.survival * stay
+    ratio = v / w
+    moved = live(-2.0 * a * (drift + a * (1.0 - ratio)) / w, mu - 2.0 * down * a * ratio)
+    out = rec.survival * (live(None, mu) - moved)
     return jnp.where(tb["knock_in"], _vanilla(mu, v, k, sg) - out, out)
 
 
@@ -229,6 +331,13 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
     tau = jax.lax.stop_gradient(rec.elapsed[tt["slot"]])
     score = jnp.einsum("rij,rj->ri", tt["precision"], noise,
                        precision=jax.lax.Precision.HIGHEST) / (vols * tau[:, None])
+    if tt["sv_row"].shape[0]:  # heston, bates: the score given the variance drivers
+        member = tt["member"][tt["sv_row"]]
+        mm = member[:, :, None] & member[:, None, :]
+        eye = jnp.eye(member.shape[-1], dtype=s_at.dtype)
+        cov = jax.lax.stop_gradient(jnp.where(mm, rec.sv_cov, eye))
+        sv_score = spd_solve(cov, jax.lax.stop_gradient(rec.sv_noise)[..., None])[..., 0]
+        score = score.at[tt["sv_row"]].set(sv_score)
     g = log_delta * (score - 1.0) / (s0 * s0)
     dev = spots - jax.lax.stop_gradient(spots)
     return pay + 0.5 * jnp.sum(jax.lax.stop_gradient(g) * dev * dev, axis=-1)

@@ -21,3 +21,10 @@ def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
     nxt = heston.step(p, s, dt, d)
     x = nxt.x - jump_compensator(p) * dt + log_jumps(p, d.n_jumps, d.z_jump)
     return State(x=x, v=nxt.v)
+
+
+def last_step(p: Params, s: State, dt: jax.Array, d: Draws):
+    """Mean and variance of each new log spot given the step's start, its variance driver
+    and its jumps (see `heston.last_step`)."""
+    mean, var = heston.last_step(p, s, dt, d)
+    return mean - jump_compensator(p) * dt + log_jumps(p, d.n_jumps, d.z_jump), var

@@ -23,3 +23,9 @@ def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
     zc = correlate(p, d.z)
     x = s.x + (growth(p) - 0.5 * s.v) * dt + p.vols * jnp.sqrt(dt) * zc
     return State(x=x, v=s.v)
+
+
+def last_step(p: Params, s: State, dt: jax.Array, d: Draws):
+    """Mean and variance of each new log spot given the step's start: the asset's own
+    diffusive normal is the only unknown (the Greeks kernel's last-step conditioning)."""
+    return s.x + (growth(p) - 0.5 * s.v) * dt, s.v * dt

@@ -57,7 +57,10 @@ def qe_variance(p: Params, v: jax.Array, dt: jax.Array, zv: jax.Array):
     return jnp.where(quad, v_quad, v_exp), quad, a, b2, pp, beta
 
 
-def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
+def _central(p: Params, s: State, dt: jax.Array, d: Draws):
+    """Andersen's central scheme for one step: (mean, variance) of the new log spot given
+    the start and the variance driver, the unit normal ``zperp`` independent of that
+    driver, and the new variance. The new log spot is ``mean + sqrt(variance) zperp``."""
     zs = correlate(p, d.z)
     rbar = jnp.sqrt(jnp.maximum(1.0 - p.rho ** 2, 0.0))
     zv = p.rho * zs + rbar * d.b
@@ -80,10 +83,22 @@ def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
     k0_plain = -p.rho * p.kappa * p.theta * dt / p.xi
     k0 = jnp.where(quad, jnp.where(ok_q, k0_q - (k1 + 0.5 * k3) * v, k0_plain),
                    jnp.where(ok_e, k0_e - (k1 + 0.5 * k3) * v, k0_plain))
+    mean = s.x + growth(p) * dt + k0 + k1 * v + k2 * v_next
+    return mean, k3 * v + k4 * v_next, zperp, v_next
+
+
+def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
+    mean, var, zperp, v_next = _central(p, s, dt, d)
     # Both variances can sit at QE's point mass at 0; a plain sqrt there has an infinite
     # derivative and makes pathwise vega NaN, so the derivative is taken as 0 at 0.
-    var = k3 * v + k4 * v_next
     pos = var > 0
     diffusion = jnp.where(pos, jnp.sqrt(jnp.where(pos, var, 1.0)), 0.0)
-    x = s.x + growth(p) * dt + k0 + k1 * v + k2 * v_next + diffusion * zperp
-    return State(x=x, v=v_next)
+    return State(x=mean + diffusion * zperp, v=v_next)
+
+
+def last_step(p: Params, s: State, dt: jax.Array, d: Draws):
+    """Mean and variance of each new log spot given the step's start and the asset's own
+    variance driver: ``zperp`` is independent of both, so the asset's new log spot is
+    normal given them (the Greeks kernel's last-step conditioning)."""
+    mean, var, _, _ = _central(p, s, dt, d)
+    return mean, var

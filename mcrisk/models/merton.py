@@ -25,3 +25,9 @@ def step(p: Params, s: State, dt: jax.Array, d: Draws) -> State:
     drift = growth(p) - jump_compensator(p) - 0.5 * s.v
     x = s.x + drift * dt + p.vols * jnp.sqrt(dt) * zc + log_jumps(p, d.n_jumps, d.z_jump)
     return State(x=x, v=s.v)
+
+
+def last_step(p: Params, s: State, dt: jax.Array, d: Draws):
+    """Mean and variance of each new log spot given the step's start and its jumps."""
+    drift = growth(p) - jump_compensator(p) - 0.5 * s.v
+    return s.x + drift * dt + log_jumps(p, d.n_jumps, d.z_jump), s.v * dt
