@@ -54,15 +54,15 @@ def grid_from_times(times: np.ndarray, events: list[float] | np.ndarray) -> Time
 
 def make_grid(event_dates: list[float] | np.ndarray, n_steps: int,
               horizon: float | None = None, *, steps_per_year: int = 0, min_steps: int = 0,
-              path_expiries: list[float] | tuple[float, ...] = ()) -> TimeGrid:
+              path_expiries: list | tuple = ()) -> TimeGrid:
     """Build the grid.
 
     The step length at time t is the smallest of
       * T / n_steps, T the last event date (or `horizon` if later): `sim.n_steps` is this total;
       * 1 / steps_per_year, if steps_per_year > 0;
-      * T_i / min_steps for every path-dependent expiry T_i >= t, if min_steps > 0, so each
-        path-dependent position gets at least `min_steps` steps over [0, T_i] however long the
-        rest of the book is.
+      * T_i / (min_steps * f_i) for every path-dependent expiry T_i >= t, if min_steps > 0, so
+        each path-dependent position gets at least `min_steps` times its factor f_i steps over
+        [0, T_i] however long the rest of the book is.
     The grid is uniform between consecutive path-dependent expiries; with neither density set it is
     exactly the n_steps uniform grid.
 
@@ -72,7 +72,8 @@ def make_grid(event_dates: list[float] | np.ndarray, n_steps: int,
         horizon: optional extra end date (risk horizon).
         steps_per_year: minimum density in steps per year (0: none).
         min_steps: minimum number of steps over [0, T_i] of each path-dependent expiry (0: none).
-        path_expiries: expiries T_i of the path-dependent positions.
+        path_expiries: expiries T_i of the path-dependent positions, each a float (f_i = 1) or
+            a pair (T_i, f_i) (`mcrisk.config.positions.path_expiries`).
 
     Returns:
         A TimeGrid whose nodes are the uniform nodes plus every event date, exactly.
@@ -84,12 +85,19 @@ def make_grid(event_dates: list[float] | np.ndarray, n_steps: int,
     base = t_end / n_steps
     if steps_per_year > 0:
         base = min(base, 1.0 / steps_per_year)
-    cuts = sorted({min(float(t), t_end) for t in path_expiries if t > 0}) if min_steps > 0 else []
+    # Finest step each path-dependent expiry asks for over [0, T_i].
+    need: dict[float, float] = {}
+    for entry in path_expiries if min_steps > 0 else ():
+        t, factor = (entry, 1) if np.ndim(entry) == 0 else entry
+        if t > 0:
+            t = min(float(t), t_end)
+            need[t] = min(need.get(t, math.inf), t / (min_steps * factor))
+    cuts = sorted(need)
     bounds = [0.0] + cuts + ([t_end] if not cuts or cuts[-1] < t_end else [])
     keep = []
     for i, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:])):
         # Every later path-dependent expiry still needs its density on this segment.
-        dt = min([base] + [t / min_steps for t in cuts[i:]])
+        dt = min([base] + [need[t] for t in cuts[i:]])
         # A zero-length book (one date at 0) keeps its single node, as the n_steps grid did.
         n = max(1, math.ceil((t1 - t0) / dt * (1.0 - 1e-12))) if dt > 0 else 1
         tol = MERGE_FRACTION * (t1 - t0) / n

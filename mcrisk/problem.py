@@ -106,8 +106,10 @@ class Sim:
         n_steps: uniform time steps over [0, last event date]; event dates are added.
         steps_per_year: minimum step density in steps per year (0: none).
         min_steps: minimum number of steps over [0, T] of each path-dependent position
-            (barrier, Asian, lookback) with expiry T (0: none; None: `MIN_STEPS` except under
-            gbm, whose paths, bridge crossing and bridge extremes are exact on any grid). The
+            (barrier, Asian, lookback) with expiry T, times
+            `mcrisk.config.positions.LOOKBACK_STEPS_FACTOR` for a lookback (0: none; None:
+            `MIN_STEPS` except under gbm, whose paths, bridge crossing and bridge extremes are
+            exact on any grid). The
             grid's step at each date is the finest these three settings ask for; see
             `mcrisk.grid.make_grid`.
         seed: root PRNG seed.

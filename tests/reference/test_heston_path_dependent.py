@@ -1,4 +1,4 @@
-"""Path-dependent payoffs under Heston at the default grid, against QuantLib.
+"""Path-dependent payoffs under Heston at the default grid, against QuantLib and a converged MC.
 
 The Brownian-bridge barrier and bridge extremes are exact per step only for constant variance; under
 Heston (vol of variance 1.5 here) the bias falls like the step, so a short barrier inside a long
@@ -10,8 +10,14 @@ References: FdHestonBarrierEngine (converged to 1e-4 between 200x400x200 and 400
 AnalyticDiscreteGeometricAveragePriceAsianHestonEngine and, for the arithmetic Asian, QuantLib's
 Monte Carlo engine with its geometric control variate. The bias bound of 0.01 allowed on top of
 4 s.e. is above the discretisation bias measured at the default grid at 10^6 paths in float64
-(0.003 for the barrier, 0.006 for the Asians: README, `sim`); QuantLib has no Heston lookback or
-Bates barrier engine, so those are not tested here.
+(0.003 for the barrier, 0.006 for the Asians: README, `sim`). QuantLib has no Heston lookback
+engine: the floating lookback is checked against the continuous-limit price of
+tests/reference/path_ref.py (an independent NumPy simulation extrapolated over step counts, stored
+with its s.e. in path_ref_heston.json). The library was -0.018 +- 0.006 from it at 256 steps
+(2.1 s.e. of a 10^6-path run) and -0.007 +- 0.006 at 1024, lookbacks' default (4 x `min_steps`;
+README, `sim`): LOOKBACK_BIAS is that, plus its error. At 8 steps (`min_steps: 0`) it is -0.21,
+z = -6.4 at this test's 65,536 paths, so the test fails there.
+Barriers, Asians and lookbacks under Bates: test_bates_path_dependent.py.
 """
 
 from __future__ import annotations
@@ -22,12 +28,16 @@ import pytest
 import QuantLib as ql
 
 import mcrisk
-from tests.reference import qlref
+from tests.reference import path_ref, qlref
 
 R = 0.02
 V0, KAPPA, THETA, XI, RHO = 0.16, 2.0, 0.16, 1.5, -0.5
 LONG = dict(name="long", type="european", asset="X", option="call", strike=100.0,
             expiry=qlref.years(730), quantity=0.0)
+
+
+# Measured bias of the floating lookback at its default grid plus its error (README, `sim`).
+LOOKBACK_BIAS = 0.015
 
 
 def _cfg(position: dict, n_paths: int) -> dict:
@@ -98,3 +108,15 @@ def test_heston_arithmetic_asian_matches_quantlib_monte_carlo():
     p = res["positions"][0]
     se = math.hypot(p["unit_stderr"], ref_se)
     assert abs(p["unit_price"] - ref) <= 4 * se + 0.01, (p, ref, ref_se)
+
+
+def test_heston_floating_lookback_matches_extrapolated_reference():
+    # No QuantLib engine: the continuous-limit price of tests/reference/path_ref.py, same model.
+    assert (R, V0, KAPPA, THETA, XI, RHO) == (path_ref.R, *path_ref.HESTON.values())
+    ref = path_ref.load("heston")
+    res = mcrisk.price(_cfg(dict(name="lb", type="lookback", asset="X", option="call",
+                                 expiry=qlref.years(path_ref.T_DAYS)), 65_536))
+    p = res["positions"][0]
+    se = math.hypot(p["unit_stderr"], ref["se"]["lookback"])
+    err = p["unit_price"] - ref["value"]["lookback"]
+    assert abs(err) <= 4 * se + LOOKBACK_BIAS, (p, ref["value"], err / se)

@@ -56,3 +56,24 @@ def test_default_min_steps_follows_the_model():
     heston = prepare(mcrisk.build(dict(cfg, model=dict(name="heston", kappa=2.0, theta=0.16,
                                                        xi=0.5, rho=-0.5)))).grid
     assert int(np.sum(heston.times <= 0.25 + 1e-12)) - 1 == MIN_STEPS
+
+
+def test_lookback_gets_a_multiple_of_min_steps():
+    """A lookback's bridge extreme converges more slowly than a barrier's crossing (README,
+    `sim`): LOOKBACK_STEPS_FACTOR times `min_steps` over its life, the barrier's span keeps its
+    own density where the lookback's has ended."""
+    from mcrisk.config.positions import LOOKBACK_STEPS_FACTOR
+
+    cfg = dict(
+        market=dict(assets=["X"], spot=[100.0], vol=[0.4], dividend=[0.0], rate=0.0,
+                    corr=[[1.0]]),
+        model=dict(name="gbm"),
+        sim=dict(n_paths=1000, n_steps=8, min_steps=16, dtype="float32"),
+        greeks=dict(enabled=False),
+        portfolio=dict(positions=[
+            dict(type="lookback", asset="X", option="call", expiry=0.25),
+            dict(type="barrier", asset="X", option="call", strike=100.0, barrier=90.0,
+                 barrier_type="down-and-out", expiry=1.0),
+            dict(type="european", asset="X", option="call", strike=100.0, expiry=2.0)]))
+    # [0, 0.25] at 0.25 / 64, (0.25, 1] at 1 / 16, then the book's own 2 / 8.
+    assert mcrisk.price(cfg)["n_steps"] == 16 * LOOKBACK_STEPS_FACTOR + 12 + 4
