@@ -2,7 +2,9 @@
 
 A chunk is a fixed number of samples (paths, or antithetic pairs). Its keys come from the
 global sample index, the last chunk is padded and masked, and each chunk returns only
-moments, merged on the host in float64. So results depend on the seed and n_paths only.
+moments, merged on the host in float64. A chunk's samples are split over the local devices
+(`mcrisk.sharding`), each returning its own moments. So results depend on the seed and
+n_paths only; the chunk size and device count change sums by rounding alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mcrisk.instruments.book import BookPlan, plan_book
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem, min_steps_of
 from mcrisk.progress import Tracker
-from mcrisk.random import sample_keys
+from mcrisk.sharding import chunk_samples, local_device_count, sharded_moments
 from mcrisk.simulate import KernelSpec, make_layout, make_params, sample_payoffs, scan_inputs
 
 
@@ -39,6 +41,7 @@ class Prepared:
     xs: dict
     quantities: jax.Array  # (positions,) in family order
     n_samples: int
+    devices: int  # each chunk is split over this many local devices
 
 
 def ensure_dtype(dtype: str) -> None:
@@ -50,7 +53,7 @@ def ensure_dtype(dtype: str) -> None:
 def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = None,
             extra_dates: list[float] | tuple[float, ...] = (),
             until: float | None = None, grid: TimeGrid | None = None,
-            step_offset: int = 0) -> Prepared:
+            step_offset: int = 0, devices: int | None = None) -> Prepared:
     """Grid, book plan, parameters and kernel spec of a problem (host side, no tracing).
 
     `greeks` builds the Greeks kernel's spec (under gbm, terminal payoffs are conditioned
@@ -58,6 +61,8 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
     (risk dates); `until` ends the grid there, dropping later events (scenario paths to a horizon).
     `grid` imposes the nodes and `step_offset` shifts the step index the draws are keyed by:
     nested paths from a later date reuse the draws of the same calendar intervals.
+    `devices` (default: every local device) split each chunk, whose size is rounded up to
+    a multiple of it.
     """
     sim = problem.sim
     ensure_dtype(sim.dtype)
@@ -73,7 +78,8 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
     plan = plan_book(problem, grid, problem.greeks.smoothing)
     per_sample = 2 if sim.antithetic else 1
     n_samples = sim.n_paths // per_sample
-    samples = max(1, min(sim.chunk_size // per_sample, n_samples))
+    devices = local_device_count() if devices is None else devices
+    samples = chunk_samples(max(1, min(sim.chunk_size // per_sample, n_samples)), devices)
     spec = KernelSpec(model=problem.model.name, book=plan.shape,
                       layout=make_layout(problem, plan.shape), antithetic=sim.antithetic,
                       samples=samples, dtype=sim.dtype, greeks=greeks)
@@ -90,24 +96,26 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
                     params=make_params(problem, dtype), terms=terms,
                     xs=scan_inputs(grid, plan, dtype, step_offset),
                     quantities=jnp.asarray(q, dtype),
-                    n_samples=n_samples)
+                    n_samples=n_samples, devices=devices)
 
 
-@partial(jax.jit, static_argnames=("spec",))
+@partial(jax.jit, static_argnames=("spec", "devices"))
 def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
-                root: jax.Array, start: jax.Array, n_valid: jax.Array):
-    """Moments of (per-position payoffs, book payoff) over one chunk of samples."""
-    keys = sample_keys(root, start, spec.samples)
-    vals = jax.vmap(lambda k: sample_payoffs(spec, params, terms, xs, k))(keys)
-    book = jnp.sum(vals * q, axis=-1, keepdims=True)
-    weights = (jnp.arange(spec.samples, dtype=jnp.int32) < n_valid).astype(vals.dtype)
-    return stats.chunk_moments(jnp.concatenate([vals, book], axis=-1), weights)
+                root: jax.Array, start: jax.Array, n_valid: jax.Array, devices: int = 1):
+    """Moments of (per-position payoffs, book payoff) over one chunk of samples, one row
+    per device (see `sharding.sharded_moments`)."""
+    def values(keys):
+        vals = jax.vmap(lambda k: sample_payoffs(spec, params, terms, xs, k))(keys)
+        return jnp.concatenate([vals, jnp.sum(vals * q, axis=-1, keepdims=True)], axis=-1)
+
+    return sharded_moments(values, root, start, n_valid, spec.samples, devices)
 
 
-@partial(jax.jit, static_argnames=("spec",))
+@partial(jax.jit, static_argnames=("spec", "devices"))
 def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
-                 root: jax.Array, start: jax.Array, n_valid: jax.Array):
-    """Moments of pathwise Greeks over one chunk (payoff treatment: `instruments.smooth`).
+                 root: jax.Array, start: jax.Array, n_valid: jax.Array, devices: int = 1):
+    """Moments of pathwise Greeks over one chunk (payoff treatment: `instruments.smooth`),
+    one row per device.
 
     Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho.
     Columns: positions (family order) then the book. Forward mode: the cost grows with the
@@ -115,7 +123,6 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
     """
     n = spec.book.n_assets
     eye = jnp.eye(n, dtype=params.spots.dtype)
-    keys = sample_keys(root, start, spec.samples)
 
     def rows(key):
         def f(s, v, r):
@@ -135,14 +142,13 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
         g = jnp.concatenate([delta, gamma, vega, rho[None]], axis=0)
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
-    g = jax.vmap(rows)(keys)
-    weights = (jnp.arange(spec.samples, dtype=jnp.int32) < n_valid).astype(g.dtype)
-    return stats.chunk_moments(g, weights)
+    return sharded_moments(jax.vmap(rows), root, start, n_valid, spec.samples, devices)
 
 
 def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
                progress: Tracker | None = None, label: str = "pricing") -> stats.Moments:
-    """Drive `kernel` over all chunks; merge moments on the host in chunk order.
+    """Drive `kernel` over all chunks; merge moments on the host in chunk order, and
+    within a chunk in device order.
 
     `progress` (see `mcrisk.progress`) hears of each chunk as the phase `label`.
     """
@@ -157,9 +163,11 @@ def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,
         n_valid = min(per, prep.n_samples - start)
         out = kernel(prep.spec, params if params is not None else prep.params, prep.terms,
                      prep.xs, prep.quantities, root, jnp.asarray(start, jnp.uint32),
-                     jnp.asarray(n_valid, jnp.int32))
+                     jnp.asarray(n_valid, jnp.int32), devices=prep.devices)
         n, mean, m2 = jax.device_get(out)
-        acc = stats.update(acc if acc is not None else stats.init(mean.shape), n, mean, m2)
+        for d in range(prep.devices):
+            acc = stats.update(acc if acc is not None else stats.init(mean.shape[1:]),
+                               n[d], mean[d], m2[d])
         if progress is not None:
             progress.update(c + 1, min((c + 1) * per, prep.n_samples)
                             * (2 if prep.spec.antithetic else 1))

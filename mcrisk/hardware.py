@@ -34,9 +34,15 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if hw.get("memory_fraction") is not None:
         os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = str(hw["memory_fraction"])
+    devices = hw.get("devices", d.devices)
     if platform == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
+        set_host_devices(host_device_count(devices))
         return notes
+    if devices != "auto":
+        raise ConfigError("hardware.devices", devices,
+                          "'auto' on a GPU (every visible GPU is used; choose them with "
+                          "CUDA_VISIBLE_DEVICES)")
     os.environ.pop("JAX_PLATFORMS", None)
     import jax
 
@@ -52,6 +58,33 @@ def configure(hardware: dict[str, Any] | None, sim: dict[str, Any]) -> list[str]
     raise ConfigError("hardware.platform", "gpu",
                       "a visible GPU (jax.devices() has none: install jax[cuda12] on a GPU "
                       "machine), or hardware.fallback=cpu to run on the CPU with a warning")
+
+
+HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def host_device_count(setting: Any) -> int:
+    """Host devices for `hardware.devices` on a CPU: 'auto' is one per core this process
+    may run on (its CPU affinity: what a SLURM allocation or taskset grants)."""
+    if setting == "auto":
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            return os.cpu_count() or 1
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ConfigError("hardware.devices", setting, "'auto' or a positive integer")
+    return setting
+
+
+def set_host_devices(count: int) -> None:
+    """Ask XLA for `count` CPU devices: each runs its share of a chunk on its own thread,
+    where one device keeps the kernel on one core. XLA reads the flag when JAX's CPU backend
+    starts, so this must run before that; a count already in XLA_FLAGS (the user's) wins.
+    Where JAX has already started (a notebook), the devices it has are used."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if HOST_DEVICE_FLAG in flags:
+        return
+    os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={count}".strip()
 
 
 # Kernels that compile faster than this are not worth a disk round trip.

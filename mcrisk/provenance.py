@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -42,7 +43,9 @@ def collect(plain_cfg: dict, cfg_hash: str | None = None,
         "mcrisk": mcrisk.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
         "python": sys.version.split()[0], "platform": platform.platform(),
         "device": f"{dev.platform}:{getattr(dev, 'device_kind', dev.platform)}",
-        "device_count": jax.device_count(), "x64": bool(jax.config.jax_enable_x64),
+        "device_count": jax.device_count(), "local_device_count": jax.local_device_count(),
+        "process_count": jax.process_count(), "xla_flags": os.environ.get("XLA_FLAGS"),
+        "x64": bool(jax.config.jax_enable_x64),
         "prng_impl": str(jax.config.jax_default_prng_impl),
         "threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),

@@ -51,9 +51,13 @@ class Draws(NamedTuple):
 
 def sample_keys(root: jax.Array, start: jax.Array, count: int) -> jax.Array:
     """Keys of samples ``start .. start + count - 1`` (shape (count,))."""
+    return index_keys(root, start.astype(jnp.uint32) + jnp.arange(count, dtype=jnp.uint32))
+
+
+def index_keys(root: jax.Array, index: jax.Array) -> jax.Array:
+    """Keys of the samples with global indices `index` (uint32, shape (count,))."""
     stream = jax.random.fold_in(root, STREAM_PATHS)
-    idx = start.astype(jnp.uint32) + jnp.arange(count, dtype=jnp.uint32)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(stream, idx)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(stream, index)
 
 
 def n_normals(layout: DrawLayout) -> int:

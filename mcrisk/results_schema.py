@@ -26,7 +26,12 @@ RUN = [
     ("provenance.python", "Python version"),
     ("provenance.platform", "operating system and machine"),
     ("provenance.device", "`platform:kind` of the first JAX device, e.g. `cpu:cpu`"),
-    ("provenance.device_count", "number of JAX devices"),
+    ("provenance.device_count", "number of JAX devices (all processes)"),
+    ("provenance.local_device_count", "devices of this process, over which each chunk of "
+                                      "paths and scenarios is split (`hardware.devices`)"),
+    ("provenance.process_count", "JAX processes (1 unless `jax.distributed` was initialised)"),
+    ("provenance.xla_flags", "the XLA_FLAGS the run started with (the CPU host device count "
+                             "is set there), null when unset"),
     ("provenance.x64", "whether JAX's 64-bit mode was on"),
     ("provenance.prng_impl", "JAX PRNG implementation"),
     ("provenance.threefry_partitionable", "JAX `jax_threefry_partitionable` flag"),

@@ -21,10 +21,13 @@ class Moments(NamedTuple):
 
 
 def chunk_moments(values: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Masked moments over the leading (samples) axis. weights: (samples,) of 0/1."""
+    """Masked moments over the leading (samples) axis. weights: (samples,) of 0/1.
+
+    A block of padding only (a device's share of a last chunk) has count 0 and mean 0.
+    """
     w = weights.reshape((-1,) + (1,) * (values.ndim - 1))
     n = jnp.sum(weights)
-    mean = jnp.sum(w * values, axis=0) / n
+    mean = jnp.sum(w * values, axis=0) / jnp.maximum(n, 1)
     m2 = jnp.sum(w * (values - mean) ** 2, axis=0)
     return n, mean, m2
 
@@ -35,6 +38,8 @@ def init(shape: tuple[int, ...]) -> Moments:
 
 def update(acc: Moments, n, mean, m2) -> Moments:
     n = float(n)
+    if n == 0:
+        return acc
     mean = np.asarray(mean, np.float64)
     m2 = np.asarray(m2, np.float64)
     if acc.count == 0:

@@ -111,7 +111,10 @@ class HardwareConf:
     when no GPU is found (otherwise a clear error); `precision` (float32/float64) overrides
     sim.dtype; `preallocate: false` stops JAX grabbing most of the GPU (many jobs in a row);
     `compile_cache`: where the command line keeps compiled kernels between runs ('auto': the
-    user's cache folder, 'off', or a directory)."""
+    user's cache folder, 'off', or a directory); `devices`: on a CPU, how many host devices
+    each chunk's paths are split over ('auto': one per core this process may use, or a
+    positive integer; a host device count already in XLA_FLAGS wins); on a GPU, 'auto'
+    (every visible GPU)."""
 
     name: Optional[str] = None
     platform: str = "cpu"
@@ -120,6 +123,7 @@ class HardwareConf:
     preallocate: bool = False
     memory_fraction: Optional[float] = None
     compile_cache: Optional[str] = "auto"
+    devices: Any = "auto"
 
 
 @dataclass

@@ -180,7 +180,8 @@ def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
                       sim=Sim(n_paths=inner_paths, n_steps=grid.n_steps, seed=problem.sim.seed,
                               antithetic=True, dtype=problem.sim.dtype,
                               chunk_size=inner_paths))
-        nested = prepare(sub, grid=grid, step_offset=k0)
+        # Inner paths run inside one scenario's kernel, never split over devices.
+        nested = prepare(sub, grid=grid, step_offset=k0, devices=1)
         # Where each residual family member's running statistics live in the outer plan.
         for fam in ("asian", "barrier", "lookback"):
             rows = [outer_row[nested_idx[int(j)]] - offsets[fam]

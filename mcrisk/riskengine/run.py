@@ -22,6 +22,7 @@ from mcrisk.riskengine.jackknife import jackknife, nested_correction
 from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+from mcrisk.sharding import chunk_samples
 
 STRESS_PATHS = 20_000
 
@@ -92,7 +93,7 @@ def risk(cfg: Any, *, progress: Any = None,
     n = problem.sim.n_paths
     samples = (max(1, problem.sim.chunk_size // rk.inner_paths) if nested
                else problem.sim.chunk_size)
-    samples = min(samples, n)
+    samples = chunk_samples(min(samples, n), prep.devices)
     kernel = make_kernel(problem, prep, plans, save_mask(prep, dates), vols, samples, h_idx,
                          dates, var_shift)
     own = np.isin(np.arange(len(names)), plans[h_idx].nested_idx)

@@ -13,7 +13,9 @@ scenarios (it averages out of the mean, no offset is shared by all losses) and s
 and the scenario's inner paths share every increment after the date). What inner noise is
 left widens the tail by O(1/inner_paths); the caller removes it by comparing the tail of
 losses revalued with each half of the inner paths.
-Results depend on the seed and n_paths only, never on the chunk size.
+Results depend on the seed and n_paths only, never on the chunk size or device count: a
+chunk's scenarios are split over the local devices by their global indices
+(`mcrisk.sharding`), each scenario's numbers the same on any device.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from mcrisk.instruments.book import init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem
-from mcrisk.random import (BLOCK, STREAM_INNER, n_normals, next_normals, sample_keys,
-                           step_draws)
+from mcrisk.random import BLOCK, STREAM_INNER, index_keys, n_normals, next_normals, step_draws
 from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_at
 from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, shocked_vols,
                                       valuation_grid)
+from mcrisk.sharding import over_samples
 from mcrisk.simulate import KernelSpec
 
 # Step index reserved for the barrier-status uniforms (never a real step index).
@@ -69,12 +71,14 @@ class ScenarioSpec(NamedTuple):
         today: structure of each scenario's own estimate of today's values of the
             positions nested at the horizon (None when nothing is).
         shift: heston/bates: each scenario's vol is shifted before revaluation.
+        devices: local devices a chunk is split over (`outer.samples` is a multiple).
     """
 
     outer: KernelSpec
     dates: tuple[DateSpec, ...]
     today: DateSpec | None
     shift: bool
+    devices: int = 1
 
 
 def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save: jax.Array,
@@ -155,7 +159,7 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     today_spec, today_in = date_inputs(today, dtype) if today is not None else (None, None)
     spec = ScenarioSpec(outer=prep.spec._replace(samples=samples),
                         dates=tuple(sp for sp, _ in split), today=today_spec,
-                        shift=vol_shift is not None)
+                        shift=vol_shift is not None, devices=prep.devices)
     inputs = dict(p_rn=prep.params, p_rw=real_world(prep.params, problem), terms=prep.terms,
                   xs=prep.xs, save=jnp.asarray(save), vols=jnp.asarray(vols, dtype),
                   inv=jnp.asarray(inv), root=root,
@@ -199,11 +203,13 @@ def scenario_chunk(spec: ScenarioSpec, inputs: dict, start: jax.Array, n_valid: 
                           jnp.zeros((n_pos,), dtype), k_inner, halves=True)
         return jnp.stack(values), states.x, states.v, jnp.stack(halves), v0
 
-    keys = sample_keys(a["root"], start, samples)
-    index = start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32)
-    vals, x_h, v_h, halves, v0 = jax.vmap(one)(keys, index)
-    valid = jnp.arange(samples, dtype=jnp.int32) < n_valid
-    return vals, x_h, v_h, valid, halves, v0
+    last = start.astype(jnp.uint32) + n_valid.astype(jnp.uint32)
+
+    def share(index):
+        vals, x_h, v_h, halves, v0 = jax.vmap(one)(index_keys(a["root"], index), index)
+        return vals, x_h, v_h, index < last, halves, v0
+
+    return over_samples(share, start, samples, spec.devices)
 
 
 def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):

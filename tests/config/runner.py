@@ -41,7 +41,7 @@ def in_process(tmp_path, monkeypatch):
     (tmp_path / "experiments").symlink_to(ROOT / "experiments")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
-    for key in ("JAX_PLATFORMS", "JAX_ENABLE_X64", "XLA_PYTHON_CLIENT_PREALLOCATE"):
+    for key in ("JAX_PLATFORMS", "JAX_ENABLE_X64", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_FLAGS"):
         monkeypatch.setenv(key, os.environ.get(key, ""))  # recorded, restored afterwards
         if not os.environ[key]:
             monkeypatch.delenv(key)
