@@ -116,6 +116,10 @@ def greeks_method(problem) -> str:
     if _singular_multi_asset(problem):
         out += (f"; except multi-asset payoffs on a singular correlation block (no density "
                 f"for a likelihood ratio): gamma {smoothed}")
+    if problem.greeks.cross_gamma:
+        out += ("; cross gammas: pathwise mixed second derivative, so for basket/spread/"
+                "exchange/best_of/worst_of (kinked) it is 0 and biased: the likelihood-ratio "
+                "term carries only the own gammas")
     return out
 
 
@@ -141,9 +145,10 @@ def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:
                                 for a in asset_ids}
     out["rho"] = float(quantity * mean[3 * n, col])
     out["rho_stderr"] = float(abs(quantity) * se[3 * n, col])
-    if mean.shape[0] > 3 * n + 1:
+    if mean.shape[0] > 3 * n + 1 and len(set(asset_ids)) > 1:
         # Rows after rho: d2V/dS_i dS_j, i < j, in `spot_pairs` order; only pairs of the
-        # position's own assets (other pairs are 0), keyed [first asset][second asset].
+        # position's own assets (other pairs are 0), keyed [first asset][second asset];
+        # absent for a single-asset position.
         own = set(asset_ids)
         pi, pj = spot_pairs(n, True)
         cross: dict[str, dict[str, float]] = {}

@@ -73,7 +73,8 @@ _GREEKS = [
     ("greeks.cross_gamma.<asset>.<asset>", "d² value / d spot_i d spot_j, per unit of spot_i × "
                                            "spot_j, for each pair of the position's assets, the "
                                            "first in market order (only with "
-                                           "`greeks.cross_gamma: true`)"),
+                                           "`greeks.cross_gamma: true`, and for positions on "
+                                           "two or more assets)"),
     ("greeks.cross_gamma_stderr.<asset>.<asset>", "standard error of `cross_gamma`"),
 ]
 
