@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -30,10 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mcrisk.config import build
-from mcrisk.engine import greeks_chunk, prepare, price_chunk
-
 HERE = Path(__file__).resolve().parent
+# Time the checkout this script lives in, not whichever mcrisk is installed.
+sys.path.insert(0, str(HERE.parent))
+
+from mcrisk.config import build  # noqa: E402
+from mcrisk.engine import greeks_chunk, prepare, price_chunk  # noqa: E402
+
 DEFAULT_JSON = HERE / "results_greeks.json"
 PRICING_KEYS = ("market", "model", "sim", "greeks", "portfolio")
 

@@ -124,17 +124,20 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
     positions (family order) then the book. Forward mode: the cost grows with the number
     of assets, not positions, and nothing is stored per time step. Directions are batched
     (vmap) inside one jvp, so the primal path and its random numbers are computed once per
-    batch, not once per direction: nested jvps over the spot pairs (their outer primal is
-    the delta), first-order jvps over the vols, and one over the rate. A batch carries the
-    union of its directions' nonzero tangents through the scan: folding vega and rho into
-    the nested batch (three tangent streams each), or rho into the vega batch, measured
-    slower than the extra primal (`benchmarks/RESULTS.md`).
+    batch, not once per direction: one batch of nested jvps over the spot pairs (its outer
+    primal is the delta) and one batch of first-order jvps over the vols and the rate.
+    Vega and rho are not folded into the nested batch: there every direction carries three
+    tangent streams, which cost more on this kernel than a second primal
+    (`benchmarks/RESULTS.md`).
     """
     n = spec.book.n_assets
     dtype = params.spots.dtype
     eye = jnp.eye(n, dtype=dtype)
     pi, pj = spot_pairs(n, cross)
     keys = sample_keys(root, start, spec.samples)
+    # Vols then the rate, one first-order direction each.
+    dv = jnp.concatenate([eye, jnp.zeros((1, n), dtype)])
+    dr = jnp.zeros((n + 1,), dtype).at[n].set(1.0)
 
     def rows(key):
         def f(s, v, r):
@@ -147,11 +150,9 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
             return jax.jvp(d1, (params.spots,), (b,))
 
         first, second = jax.vmap(spot_pair)(eye[pi], eye[pj])
-        vega = jax.vmap(lambda e: jax.jvp(lambda v: f(params.spots, v, params.rate),
-                                          (params.vols,), (e,))[1])(eye)
-        rho = jax.jvp(lambda r: f(params.spots, params.vols, r), (params.rate,),
-                      (jnp.ones_like(params.rate),))[1]
-        g = jnp.concatenate([first[:n], second[:n], vega, rho[None], second[n:]], axis=0)
+        other = jax.vmap(lambda a, b: jax.jvp(lambda v, r: f(params.spots, v, r),
+                                              (params.vols, params.rate), (a, b))[1])(dv, dr)
+        g = jnp.concatenate([first[:n], second[:n], other, second[n:]], axis=0)
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
     g = jax.vmap(rows)(keys)
