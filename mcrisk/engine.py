@@ -111,35 +111,56 @@ def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.
     return sharded_moments(values, root, start, n_valid, spec.samples, devices)
 
 
-@partial(jax.jit, static_argnames=("spec", "devices"))
-def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
-                 root: jax.Array, start: jax.Array, n_valid: jax.Array, devices: int = 1):
-    """Moments of pathwise Greeks over one chunk (payoff treatment: `instruments.smooth`),
-    one row per device.
+def spot_pairs(n: int, cross: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Spot direction pairs of the second derivatives: (i, i) for every asset, then (i, j) for
+    i < j when `cross` (row order of the cross gammas in `greeks_chunk`)."""
+    i, j = np.arange(n), np.arange(n)
+    if cross:
+        a, b = np.triu_indices(n, 1)
+        i, j = np.concatenate([i, a]), np.concatenate([j, b])
+    return i, j
 
-    Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho.
-    Columns: positions (family order) then the book. Forward mode: the cost grows with the
-    number of assets, not positions, and nothing is stored per time step.
+
+@partial(jax.jit, static_argnames=("spec", "cross", "devices"))
+def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
+                 root: jax.Array, start: jax.Array, n_valid: jax.Array, cross: bool = False,
+                 devices: int = 1):
+    """Moments of pathwise Greeks over one chunk (payoff treatment: `instruments.smooth`),
+    one row per device (see `sharding.sharded_moments`).
+
+    Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho,
+    then with `cross` d2V/dS_i dS_j for each pair i < j (order of `spot_pairs`). Columns:
+    positions (family order) then the book. Forward mode: the cost grows with the number
+    of assets, not positions, and nothing is stored per time step. Directions are batched
+    (vmap) inside one jvp, so the primal path and its random numbers are computed once per
+    batch, not once per direction: one batch of nested jvps over the spot pairs (its outer
+    primal is the delta) and one batch of first-order jvps over the vols and the rate.
+    Vega and rho are not folded into the nested batch: there every direction carries three
+    tangent streams, which cost more on this kernel than a second primal
+    (`benchmarks/RESULTS.md`).
     """
     n = spec.book.n_assets
-    eye = jnp.eye(n, dtype=params.spots.dtype)
+    dtype = params.spots.dtype
+    eye = jnp.eye(n, dtype=dtype)
+    pi, pj = spot_pairs(n, cross)
+    # Vols then the rate, one first-order direction each.
+    dv = jnp.concatenate([eye, jnp.zeros((1, n), dtype)])
+    dr = jnp.zeros((n + 1,), dtype).at[n].set(1.0)
 
     def rows(key):
         def f(s, v, r):
             return sample_payoffs(spec, params._replace(spots=s, vols=v, rate=r), terms, xs,
                                   key)
 
-        def spot_dir(e):
+        def spot_pair(a, b):
             def d1(s):
-                return jax.jvp(lambda s_: f(s_, params.vols, params.rate), (s,), (e,))[1]
-            return jax.jvp(d1, (params.spots,), (e,))
+                return jax.jvp(lambda s_: f(s_, params.vols, params.rate), (s,), (a,))[1]
+            return jax.jvp(d1, (params.spots,), (b,))
 
-        delta, gamma = jax.vmap(spot_dir)(eye)
-        vega = jax.vmap(lambda e: jax.jvp(lambda v: f(params.spots, v, params.rate),
-                                          (params.vols,), (e,))[1])(eye)
-        rho = jax.jvp(lambda r: f(params.spots, params.vols, r), (params.rate,),
-                      (jnp.ones_like(params.rate),))[1]
-        g = jnp.concatenate([delta, gamma, vega, rho[None]], axis=0)
+        first, second = jax.vmap(spot_pair)(eye[pi], eye[pj])
+        other = jax.vmap(lambda a, b: jax.jvp(lambda v, r: f(params.spots, v, r),
+                                              (params.vols, params.rate), (a, b))[1])(dv, dr)
+        g = jnp.concatenate([first[:n], second[:n], other, second[n:]], axis=0)
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
     return sharded_moments(jax.vmap(rows), root, start, n_valid, spec.samples, devices)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from mcrisk import stats, units
 from mcrisk.config import build
-from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks
+from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks, spot_pairs
 from mcrisk.errors import check_finite
 from mcrisk.instruments import conditional
 from mcrisk.progress import resolve
@@ -58,7 +59,8 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     greeks = None
     if problem.greeks.enabled:
         gprep = prepare(problem, greeks=True)
-        gacc = run_chunks(gprep, greeks_chunk, progress=progress, label="Greeks")
+        kernel = partial(greeks_chunk, cross=problem.greeks.cross_gamma)
+        gacc = run_chunks(gprep, kernel, progress=progress, label="Greeks")
         greeks = (gacc.mean, stats.stderr(gacc), inv)
 
     assets = problem.market.assets
@@ -115,6 +117,8 @@ def greeks_method(problem) -> str:
     if _singular_multi_asset(problem):
         out += (f"; except multi-asset payoffs on a singular correlation block (no density "
                 f"for a likelihood ratio): gamma {smoothed}")
+    if problem.greeks.cross_gamma:
+        out += "; cross gammas: the same estimators' mixed second derivatives"
     return out
 
 
@@ -140,5 +144,18 @@ def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:
                                 for a in asset_ids}
     out["rho"] = float(quantity * mean[3 * n, col])
     out["rho_stderr"] = float(abs(quantity) * se[3 * n, col])
+    if mean.shape[0] > 3 * n + 1 and len(set(asset_ids)) > 1:
+        # Rows after rho: d2V/dS_i dS_j, i < j, in `spot_pairs` order; only pairs of the
+        # position's own assets (other pairs are 0), keyed [first asset][second asset];
+        # absent for a single-asset position.
+        own = set(asset_ids)
+        pi, pj = spot_pairs(n, True)
+        cross: dict[str, dict[str, float]] = {}
+        cross_se: dict[str, dict[str, float]] = {}
+        for r, (a, b) in enumerate(zip(pi[n:], pj[n:]), start=3 * n + 1):
+            if a in own and b in own:
+                cross.setdefault(names[a], {})[names[b]] = float(quantity * mean[r, col])
+                cross_se.setdefault(names[a], {})[names[b]] = float(abs(quantity) * se[r, col])
+        out["cross_gamma"], out["cross_gamma_stderr"] = cross, cross_se
     return out
 

@@ -134,11 +134,13 @@ class Greeks:
 
     `smoothing` is the Gaussian-kernel width, relative to each position's terminal price
     scale (spot x vol x sqrt(expiry)), used only where no unbiased pathwise estimator is
-    available: second derivatives at payoff kinks and, off gbm, digitals.
+    available: second derivatives at payoff kinks and, off gbm, digitals. `cross_gamma`
+    adds d2V/dS_i dS_j for every asset pair i < j.
     """
 
     enabled: bool = _GREEKS.enabled
     smoothing: float = _GREEKS.smoothing
+    cross_gamma: bool = _GREEKS.cross_gamma
 
 
 @dataclass(frozen=True)

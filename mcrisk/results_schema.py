@@ -75,6 +75,12 @@ _GREEKS = [
     ("greeks.gamma_stderr.<asset>", "standard error of `gamma`"),
     ("greeks.vega_stderr.<asset>", "standard error of `vega`"),
     ("greeks.rho_stderr", "standard error of `rho`"),
+    ("greeks.cross_gamma.<asset>.<asset>", "d² value / d spot_i d spot_j, per unit of spot_i × "
+                                           "spot_j, for each pair of the position's assets, the "
+                                           "first in market order (only with "
+                                           "`greeks.cross_gamma: true`, and for positions on "
+                                           "two or more assets)"),
+    ("greeks.cross_gamma_stderr.<asset>.<asset>", "standard error of `cross_gamma`"),
 ]
 
 PRICE = FACTS + [
@@ -100,7 +106,8 @@ PRICE = FACTS + [
     ("corr_repaired", "true when `market.corr_repair: nearest` replaced the matrix"),
     ("greeks_method", "how each Greek was estimated per payoff family (null without Greeks)"),
     ("units.<quantity>", "the unit of each reported quantity (`value`, `delta`, `gamma`, "
-                         "`vega`, `rho`): Greeks per 1.00 of their input (`mcrisk.units`)"),
+                         "`vega`, `rho`, `cross_gamma`): Greeks per 1.00 of their input "
+                         "(`mcrisk.units`)"),
 ]
 
 _TAIL = [

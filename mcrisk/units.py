@@ -12,6 +12,7 @@ GREEKS = {
     "value": "book currency (the currency the spots are quoted in)",
     "delta": "per 1.00 move in the asset's spot",
     "gamma": "per 1.00 move in the asset's spot, squared",
+    "cross_gamma": "per 1.00 move in each of the two assets' spots (their product)",
     "vega": "per 1.00 of vol (100 vol points); divide by 100 for one vol point",
     "rho": "per 1.00 of rate (100%); divide by 100 for 1%",
 }
@@ -27,5 +28,5 @@ RISK = {
 }
 
 # One line for text summaries.
-GREEKS_LINE = ("units: delta per 1.00 of spot, gamma per 1.00 of spot squared, vega per 1.00 "
-               "of vol (= 100 vol points), rho per 1.00 of rate (= 100%)")
+GREEKS_LINE = ("units: delta per 1.00 of spot, gamma (and cross gamma) per 1.00 of spot "
+               "squared, vega per 1.00 of vol (= 100 vol points), rho per 1.00 of rate (= 100%)")

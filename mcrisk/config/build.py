@@ -324,9 +324,11 @@ def check_reach(positions: tuple[Position, ...], market: Market, model: Model,
 
 def build_greeks(raw: Any) -> Greeks:
     raw = E.mapping("greeks", raw)
-    E.only_keys("greeks", raw, ("enabled", "smoothing"))
+    E.only_keys("greeks", raw, ("enabled", "smoothing", "cross_gamma"))
     d = Greeks()
     return Greeks(enabled=E.boolean("greeks.enabled", raw.get("enabled", d.enabled)),
                   smoothing=E.number("greeks.smoothing", raw.get("smoothing", d.smoothing),
-                                     lo=0.0, hi=1.0, lo_open=True))
+                                     lo=0.0, hi=1.0, lo_open=True),
+                  cross_gamma=E.boolean("greeks.cross_gamma",
+                                        raw.get("cross_gamma", d.cross_gamma)))
 

@@ -63,6 +63,7 @@ class SimConf:
 class GreeksConf:
     enabled: bool = True
     smoothing: float = 0.05
+    cross_gamma: bool = False
 
 
 @dataclass

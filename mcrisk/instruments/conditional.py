@@ -300,12 +300,15 @@ def barrier(tb: dict, rec: LastStep) -> jax.Array:
 
 
 def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:
-    """Exact payoff of multi-asset vanilla rows plus a zero-valued term carrying the gamma.
+    """Exact payoff of multi-asset vanilla rows plus a zero-valued term carrying the gammas.
 
-    The payoff's own second derivative is zero (plain max, no smoothing); the added
-    ``0.5 sum_i G_i (s_i - sg(s_i))^2`` is 0 with a zero first derivative, and its second
-    derivative along spot i is ``G_i = Delta_i (w_i - 1) / S0_i``, the pathwise-LR gamma.
-    `spots` (today's) carries the Greeks' tangents; `s_at` holds the spots at each row's date.
+    The payoff's own second derivatives are zero (plain max, no smoothing); the added
+    ``0.5 dev' G dev`` with ``dev = s - sg(s)`` is 0 with a zero first derivative, and its
+    second derivative along spots i and j is G_ij, the pathwise-LR (cross) gamma:
+    ``d2V / dlogS0_i dlogS0_j = E[h_i w_j]`` (the likelihood ratio of the pathwise
+    log-delta h_i), so ``G_ij = (h_i (w_j - d_ij) + h_j (w_i - d_ij)) / (2 S0_i S0_j)``,
+    symmetrised. `spots` (today's) carries the Greeks' tangents; `s_at` holds the spots at
+    each row's date.
     """
     very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
     member = tt["member"]
@@ -338,9 +341,12 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
         cov = jax.lax.stop_gradient(jnp.where(mm, rec.sv_cov, eye))
         sv_score = spd_solve(cov, jax.lax.stop_gradient(rec.sv_noise)[..., None])[..., 0]
         score = score.at[tt["sv_row"]].set(sv_score)
-    g = log_delta * (score - 1.0) / (s0 * s0)
+    eye = jnp.eye(s_at.shape[-1], dtype=s_at.dtype)
+    g = log_delta[:, :, None] * (score[:, None, :] - eye)  # (rows, i, j): h_i (w_j - d_ij)
+    g = 0.5 * (g + jnp.swapaxes(g, 1, 2)) / (s0[:, None] * s0[None, :])
     dev = spots - jax.lax.stop_gradient(spots)
-    return pay + 0.5 * jnp.sum(jax.lax.stop_gradient(g) * dev * dev, axis=-1)
+    return pay + 0.5 * jnp.einsum("i,rij,j->r", dev, jax.lax.stop_gradient(g), dev,
+                                  precision=jax.lax.Precision.HIGHEST)
 
 
 def precision_blocks(corr: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

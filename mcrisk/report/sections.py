@@ -52,6 +52,10 @@ def price(r: Mapping) -> list[Block]:
                 + table(head, _greek_rows(g)))
         if g.get("rho") is not None:
             text += f"\n\nBook rho: {plus_minus(g['rho'], g.get('rho_stderr'))}."
+        if g.get("cross_gamma"):
+            text += "\n\nBook cross gammas (d² value / d spot_i d spot_j): " + "; ".join(
+                f"{a}×{b} {plus_minus(v, g['cross_gamma_stderr'][a][b])}"
+                for a, row in g["cross_gamma"].items() for b, v in row.items()) + "."
         out.append(Block(text, partial(plots.greeks, g), "greeks.png", "Book Greeks per asset"))
     rows = [(p.get("name", DASH), *row) for p in pos if p.get("greeks")
             for row in _greek_rows(p["greeks"])]

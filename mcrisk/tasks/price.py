@@ -34,5 +34,9 @@ def table(result: dict) -> str:
                 f"{a}: {fmt(g[key][a], '.6g')} ± {fmt(g[key + '_stderr'][a], '.2g')}"
                 for a in g[key]))
         lines.append(f"book rho   {fmt(g['rho'], '.6g')} ± {fmt(g['rho_stderr'], '.2g')}")
+        if g.get("cross_gamma"):
+            lines.append("book cross gamma " + "  ".join(
+                f"{a}x{b}: {fmt(v, '.6g')} ± {fmt(g['cross_gamma_stderr'][a][b], '.2g')}"
+                for a, row in g["cross_gamma"].items() for b, v in row.items()))
         lines.append(GREEKS_LINE)
     return "\n".join(lines)
