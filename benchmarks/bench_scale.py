@@ -206,19 +206,47 @@ def run_child(args: list[str], timeout: float) -> dict:
     cmd = [sys.executable, __file__, "--child", *args]
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
+    # The child's peak RSS is sampled from outside too, so a child killed at the timeout
+    # still reports how far its memory had grown.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    hwm = 0.0
     try:
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s", "child_args": args,
-                "load_start": load}
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                hwm = max(hwm, _hwm_mib(proc.pid))
+                if time.perf_counter() - t0 > timeout:
+                    proc.kill()
+                    proc.communicate()
+                    return {"error": f"timed out after {timeout:.0f} s (peak RSS by then "
+                                     f"{hwm:,.0f} MiB)", "child_args": args,
+                            "load_start": load, "peak_rss_sampled_mib": hwm}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     wall = time.perf_counter() - t0
-    if out.returncode != 0:
-        tail = out.stderr.strip().splitlines()[-3:]
-        return {"error": f"exit {out.returncode}: {' | '.join(tail)}", "child_args": args,
-                "load_start": load, "process_s": wall}
+    if proc.returncode != 0:
+        tail = stderr.strip().splitlines()[-3:]
+        return {"error": f"exit {proc.returncode}: {' | '.join(tail)}", "child_args": args,
+                "load_start": load, "process_s": wall, "peak_rss_sampled_mib": hwm}
+    out = subprocess.CompletedProcess(cmd, 0, stdout, stderr)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     return dict(res, child_args=args, load_start=load, load_end=os.getloadavg()[0],
-                process_s=wall)
+                process_s=wall, peak_rss_sampled_mib=hwm)
+
+
+def _hwm_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def mib(r: dict, key: str = "memory") -> str:
