@@ -28,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 
 def child(paths: int, repeats: int, dtype: str, seed: int) -> dict:
     """Time both cases with the devices this process has (called in a subprocess)."""
-    sys.path.insert(0, str(HERE))
+    # The checkout this script lives in, not whichever mcrisk is installed.
+    sys.path[:0] = [str(HERE), str(HERE.parent)]
     import jax
 
     jax.config.update("jax_threefry_partitionable", True)
@@ -76,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2])
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--json", action="store_true", help="write benchmarks/results_devices.json")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.paths, args.repeats, args.dtype, args.seed)))
         return 0
+    load_start = os.getloadavg()[0]
     runs = [run_with(d, args) for d in args.devices]
     base = runs[0]
     print("| case | devices | best s | median s | paths/s | CPU s / wall s | others' CPU s "
@@ -97,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             rel = abs(c["book_value"] - b["book_value"]) / abs(b["book_value"])
             ok &= rel < 1e-9 if args.dtype == "float64" else rel < 1e-5
     print("prices agree between device counts:", "yes" if ok else "NO")
+    if args.json:
+        import datetime as dt
+
+        (HERE / "results_devices.json").write_text(json.dumps({
+            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "load_avg_start": load_start, "paths": args.paths, "repeats": args.repeats,
+            "dtype": args.dtype, "prices_agree": bool(ok), "runs": runs}, indent=1) + "\n")
     return 0 if ok else 1
 
 

@@ -41,9 +41,12 @@ from typing import Any
 
 import numpy as np
 
-import mcrisk
-from mcrisk.config.positions import event_times
-from mcrisk.grid import make_grid
+# Time the checkout this script lives in, not whichever mcrisk is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import mcrisk  # noqa: E402
+from mcrisk.config.positions import event_times  # noqa: E402
+from mcrisk.grid import make_grid  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "results_pricing.json"
