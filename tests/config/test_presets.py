@@ -55,7 +55,8 @@ def test_preset_holds_what_it_shocks_and_follows_sim(name):
 
 
 def _bash_blocks() -> list[list[list[str]]]:
-    """Each ```bash block of the README as its commands (split at &&), comments dropped."""
+    """Each ```bash block of the README as its commands (split at &&), comments dropped
+    (blocks meant for elsewhere, such as a cluster's login node, are fenced ```sh)."""
     blocks = []
     for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
         commands = []
