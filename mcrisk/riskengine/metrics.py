@@ -21,7 +21,9 @@ with 10^4 scenarios; without the skewness term t(3) covers 0.87 with 20 tail sce
 
 `Tail` streams chunks keeping the k worst scenarios (k from the lowest level plus the VaR
 interval's reach); both intervals need only those, so the streamed result equals the
-in-memory one for the same scenarios.
+in-memory one for the same scenarios. A chunk's rows below the k-th loss kept so far cannot
+enter, so only the rest are buffered; the buffer is cut back to k when it doubles and
+sorted once, when read: the cost per chunk is linear in the chunk, not in k.
 """
 
 from __future__ import annotations
@@ -142,10 +144,16 @@ class Tail:
     def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int):
         self.n, self.levels, self.ci, self.bins = n, tuple(levels), ci, bins
         self.k = keep_count(n, levels, ci)
-        self.top_loss = np.empty(0)
-        self.top_pos = np.empty((0, n_pos))
-        self.top_idx = np.empty(0, np.int64)
-        self.loo_top = np.empty((n_pos, 0))  # leave-one-out book losses, worst first
+        # Candidates for the k worst (unsorted) and, per position, for the k worst
+        # leave-one-out book losses; `thr`/`loo_thr`: the k-th value after the last cut.
+        self._loss = [np.empty(0)]
+        self._pos = [np.empty((0, n_pos))]
+        self._idx = [np.empty(0, np.int64)]
+        self._loo = [np.empty((n_pos, 0))]
+        self._size = self._loo_size = 0
+        self.thr = -np.inf
+        self.loo_thr = np.full(n_pos, -np.inf)
+        self._sorted = None
         self.count = 0
         self.shift = None
         self.scale = 0.0
@@ -181,21 +189,75 @@ class Tail:
         self.count += loss.size
         self.n_loss += int((loss > 0).sum())
         self.worst = max(self.worst, float(loss.max()))
-        self._merge_top(loss, pos_losses, index)
+        self._sorted = None
+        # Ties with the k-th loss stay candidates: which of them is kept is decided by index.
+        keep = loss >= self.thr
+        self._loss.append(loss[keep])
+        self._pos.append(pos_losses[keep])
+        self._idx.append(index[keep])
+        self._size += int(keep.sum())
+        if self._size > 2 * self.k:
+            self._cut_top()
         loo = loss[None, :] - pos_losses.T  # (positions, chunk)
-        merged = np.concatenate([self.loo_top, loo], axis=1)
-        k = min(self.k, merged.shape[1])
-        part = np.partition(merged, merged.shape[1] - k, axis=1)[:, merged.shape[1] - k:]
-        self.loo_top = -np.sort(-part, axis=1)
+        cols = (loo >= self.loo_thr[:, None]).any(axis=0)
+        self._loo.append(loo[:, cols])
+        self._loo_size += int(cols.sum())
+        if self._loo_size > 2 * self.k:
+            self._cut_loo()
         self._histogram(loss, index)
 
-    def _merge_top(self, loss, pos_losses, index) -> None:
-        all_loss = np.concatenate([self.top_loss, loss])
-        all_pos = np.concatenate([self.top_pos, pos_losses])
-        all_idx = np.concatenate([self.top_idx, index])
-        # Ties broken by scenario index so the kept set never depends on chunk order.
-        order = np.lexsort((all_idx, -all_loss))[: self.k]
-        self.top_loss, self.top_pos, self.top_idx = all_loss[order], all_pos[order], all_idx[order]
+    def _cut_top(self) -> None:
+        """Keep the k worst candidates, ties broken by scenario index so the kept set never
+        depends on chunk order."""
+        loss, pos = np.concatenate(self._loss), np.concatenate(self._pos)
+        idx = np.concatenate(self._idx)
+        if loss.size > self.k:
+            # Only the rows at or above the k-th loss need ordering.
+            kth = np.partition(loss, loss.size - self.k)[loss.size - self.k]
+            sel = np.flatnonzero(loss >= kth)
+            order = sel[np.lexsort((idx[sel], -loss[sel]))[: self.k]]
+            loss, pos, idx = loss[order], pos[order], idx[order]
+            self.thr = kth
+        self._loss, self._pos, self._idx = [loss], [pos], [idx]
+        self._size = loss.size
+
+    def _cut_loo(self) -> None:
+        merged = np.concatenate(self._loo, axis=1)
+        if merged.shape[1] > self.k:
+            cut = merged.shape[1] - self.k
+            merged = np.partition(merged, cut, axis=1)[:, cut:]
+            self.loo_thr = merged.min(axis=1)
+        self._loo = [merged]
+        self._loo_size = merged.shape[1]
+
+    def _final(self) -> tuple:
+        if self._sorted is None:
+            self._cut_top()
+            self._cut_loo()
+            loss, pos, idx = self._loss[0], self._pos[0], self._idx[0]
+            order = np.lexsort((idx, -loss))
+            self._sorted = (loss[order], pos[order], idx[order], -np.sort(-self._loo[0], axis=1))
+        return self._sorted
+
+    @property
+    def top_loss(self) -> np.ndarray:
+        """The k worst book losses, worst first (ties: lower scenario index first)."""
+        return self._final()[0]
+
+    @property
+    def top_pos(self) -> np.ndarray:
+        """Their per-position losses, (k, positions)."""
+        return self._final()[1]
+
+    @property
+    def top_idx(self) -> np.ndarray:
+        """Their global scenario indices."""
+        return self._final()[2]
+
+    @property
+    def loo_top(self) -> np.ndarray:
+        """Per position, the k worst leave-one-out book losses, worst first (positions, k)."""
+        return self._final()[3]
 
     def _histogram(self, loss, index) -> None:
         # The bin range comes from the first min(n, 10000) scenarios by global index, so the
