@@ -140,7 +140,7 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         obs = absolute_obs(obs, terms, base, jnp.sum(fix, axis=0).astype(dtype))
         # The recorded asian sums stop before the last fixing's step.
         before = fix & (jnp.cumsum(last, axis=0) == 0) & jnp.any(last, axis=0)
-        at = lambda m, tau: lift * jnp.sum(m * tau[:, None], axis=0)  # noqa: E731
+        at = lambda m, tau: lift * jnp.sum(jnp.where(m, tau[:, None], 0.0), axis=0)  # noqa: E731
         rec = conditional.absolute(rec, terms, base, jnp.sum(before, axis=0).astype(dtype),
                                    at(masks["snap"], tau0), at(masks["snap"], tau1),
                                    at(last, tau1))
