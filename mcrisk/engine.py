@@ -134,39 +134,33 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
     of assets, not positions, and nothing is stored per time step. Directions are batched
     (vmap) inside one jvp, so the primal path and its random numbers are computed once per
     batch, not once per direction: one batch of nested jvps over the spot pairs (its outer
-    primal is the delta) and the rate, and one batch of first-order jvps over the vols. The
-    Greeks kernel's scan runs on log spots relative to today's with the rate's drift added
-    where statistics are formed (`simulate.path_payoffs`), so spot and rate tangents reach
-    only the path statistics, not the model step; vol tangents reach the whole path state,
-    so they are kept out of the nested batch (there they would carry three tangent streams,
-    `benchmarks/RESULTS.md`).
+    primal is the delta) and one batch of first-order jvps over the vols and the rate.
+    Vega and rho are not folded into the nested batch: there every direction carries three
+    tangent streams, which cost more on this kernel than a second primal
+    (`benchmarks/RESULTS.md`).
     """
     n = spec.book.n_assets
     dtype = params.spots.dtype
     eye = jnp.eye(n, dtype=dtype)
     pi, pj = spot_pairs(n, cross)
-    m = len(pi)
-    # Inner directions: the spot pairs' first spots, then the rate; outer: their second
-    # spots (none for the rate).
-    da = jnp.concatenate([eye[pi], jnp.zeros((1, n), dtype)])
-    dr = jnp.zeros((m + 1,), dtype).at[m].set(1.0)
-    db = jnp.concatenate([eye[pj], jnp.zeros((1, n), dtype)])
+    # Vols then the rate, one first-order direction each.
+    dv = jnp.concatenate([eye, jnp.zeros((1, n), dtype)])
+    dr = jnp.zeros((n + 1,), dtype).at[n].set(1.0)
 
     def rows(key):
         def f(s, v, r):
             return sample_payoffs(spec, params._replace(spots=s, vols=v, rate=r), terms, xs,
                                   key)
 
-        def spot_pair(a, r, b):
+        def spot_pair(a, b):
             def d1(s):
-                return jax.jvp(lambda s_, r_: f(s_, params.vols, r_), (s, params.rate),
-                               (a, r))[1]
+                return jax.jvp(lambda s_: f(s_, params.vols, params.rate), (s,), (a,))[1]
             return jax.jvp(d1, (params.spots,), (b,))
 
-        first, second = jax.vmap(spot_pair)(da, dr, db)
-        vega = jax.vmap(lambda a: jax.jvp(lambda v: f(params.spots, v, params.rate),
-                                          (params.vols,), (a,))[1])(eye)
-        g = jnp.concatenate([first[:n], second[:n], vega, first[m:], second[n:m]], axis=0)
+        first, second = jax.vmap(spot_pair)(eye[pi], eye[pj])
+        other = jax.vmap(lambda a, b: jax.jvp(lambda v, r: f(params.spots, v, r),
+                                              (params.vols, params.rate), (a, b))[1])(dv, dr)
+        g = jnp.concatenate([first[:n], second[:n], other, second[n:]], axis=0)
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
     return sharded_moments(jax.vmap(rows), root, start, n_valid, spec.samples, devices)

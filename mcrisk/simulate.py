@@ -78,8 +78,6 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
     # by model, the variance driver and jumps): `model.last_step` gives that law.
     conditioned = spec.greeks
     base = None
-    lift = jnp.zeros((), dtype)
-    discount_rate = params.rate
     if start is None:
         state0 = model.init(params)
         if conditioned:
@@ -90,14 +88,6 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
             # after the scan.
             base = state0.x
             state0 = state0._replace(x=jnp.zeros(base.shape, base.dtype))
-            if params.growth is None:
-                # The rate enters every model's log spot as rate x elapsed time, so the
-                # model steps with its value only and `lift` (zero, the rate's tangent)
-                # times the elapsed time is added where statistics are formed: the rate
-                # direction then leaves the model step and the record alone too.
-                rate = jax.lax.stop_gradient(params.rate)
-                lift = params.rate - rate
-                params = params._replace(rate=rate)
         obs0 = init_obs(spec.book, terms, state0.x)
     else:
         state0, obs0 = start
@@ -116,11 +106,7 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
             cond = conditional.record(*cond, params, terms, x["masks"], obs, state.x, state.v,
                                       x["dt"], draws, mean, jnp.maximum(var_end, tiny), var,
                                       sv, spec.book.n_lr > 0)
-        if base is None:
-            obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
-        else:
-            obs = update_obs(obs, terms, x["masks"], state.x + lift * x["tau0"],
-                             new.x + lift * x["tau1"], var, draws, base)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, base)
         return (new, obs, cond, buf), None
 
     b = spec.book
@@ -129,22 +115,15 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
     cond0 = (conditional.init(b.n_snap, b.n_assets, b.n_asian, b.n_barrier, n_sv, dtype)
              if conditioned else ())
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
-    tau1 = jnp.cumsum(xs["dt"])  # time from the path's start to each step's end
-    tau0 = tau1 - xs["dt"]
-    (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0),
-                                        xs if base is None else dict(xs, tau0=tau0, tau1=tau1))
+    (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)
     rec = cond[0] if conditioned else None
     if base is not None:
-        masks = xs["masks"]
-        fix, last = masks["fix"], masks["fix_last"]
+        fix, last = xs["masks"]["fix"], xs["masks"]["fix_last"]
         obs = absolute_obs(obs, terms, base, jnp.sum(fix, axis=0).astype(dtype))
         # The recorded asian sums stop before the last fixing's step.
         before = fix & (jnp.cumsum(last, axis=0) == 0) & jnp.any(last, axis=0)
-        at = lambda m, tau: lift * jnp.sum(jnp.where(m, tau[:, None], 0.0), axis=0)  # noqa: E731
-        rec = conditional.absolute(rec, terms, base, jnp.sum(before, axis=0).astype(dtype),
-                                   at(masks["snap"], tau0), at(masks["snap"], tau1),
-                                   at(last, tau1))
-    return payoffs(obs, terms, params.spots, discount_rate, rec)
+        rec = conditional.absolute(rec, terms, base, jnp.sum(before, axis=0).astype(dtype))
+    return payoffs(obs, terms, params.spots, params.rate, rec)
 
 
 def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,

@@ -198,17 +198,12 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
     return rec, (noise, elapsed, sv_noise, sv_cov)
 
 
-def absolute(rec: LastStep, terms: dict, base: jax.Array, n_before: jax.Array,
-             lift_start: jax.Array, lift_end: jax.Array, lift_fix: jax.Array) -> LastStep:
+def absolute(rec: LastStep, terms: dict, base: jax.Array, n_before: jax.Array) -> LastStep:
     """`rec` recorded along log spots relative to `base` made absolute; `n_before`
-    (asian,) counts the fixings in `asian_sum`/`asian_logsum`. The lifts (zero-valued,
-    carrying the rate's tangent; see `simulate.path_payoffs`) are added to the log spots at
-    the start (snap,) and end (snap,) of each recorded step and at each last fixing (asian,);
-    the recorded asian sums have theirs already."""
+    (asian,) counts the fixings in `asian_sum`/`asian_logsum`."""
     ia = terms["asian"]["asset"]
-    return rec._replace(start=rec.start + base[None, :] + lift_start[:, None],
-                        mean=rec.mean + base[None, :] + lift_end[:, None],
-                        asian_mean=rec.asian_mean + base[ia] + lift_fix,
+    return rec._replace(start=rec.start + base[None, :], mean=rec.mean + base[None, :],
+                        asian_mean=rec.asian_mean + base[ia],
                         asian_sum=rec.asian_sum * jnp.exp(base)[ia],
                         asian_logsum=rec.asian_logsum + n_before * base[ia])
 
