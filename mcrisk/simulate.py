@@ -16,8 +16,7 @@ import numpy as np
 from mcrisk import corr as corrlib
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments import conditional
-from mcrisk.instruments.book import (BookPlan, BookShape, Obs, absolute_obs, init_obs, payoffs,
-                                    update_obs)
+from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
@@ -74,25 +73,16 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
     model = REGISTRY[spec.model]
     dtype = jnp.dtype(spec.dtype)
     tiny = jnp.finfo(dtype).tiny
-    # The Greeks kernel conditions on each asset's last step, normal given its start (and,
-    # by model, the variance driver and jumps): `model.last_step` gives that law.
-    conditioned = spec.greeks
-    base = None
     if start is None:
         state0 = model.init(params)
-        if conditioned:
-            # Every model's log spot is today's plus an increment free of today's spots, so
-            # the scan runs on log spots relative to today's: under the spot directions'
-            # jvp the model step and nearly all the carry then have zero tangents (only the
-            # barrier survival sees today's spots), the spot Greeks come from the payoffs
-            # after the scan.
-            base = state0.x
-            state0 = state0._replace(x=jnp.zeros(base.shape, base.dtype))
         obs0 = init_obs(spec.book, terms, state0.x)
     else:
         state0, obs0 = start
 
     first = xs["k"][0]
+    # The Greeks kernel conditions on each asset's last step, normal given its start (and,
+    # by model, the variance driver and jumps): `model.last_step` gives that law.
+    conditioned = spec.greeks
 
     def body(carry, x):
         state, obs, cond, buf = carry
@@ -105,8 +95,8 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
             mean, var_end = model.last_step(params, state, x["dt"], draws)
             cond = conditional.record(*cond, params, terms, x["masks"], obs, state.x, state.v,
                                       x["dt"], draws, mean, jnp.maximum(var_end, tiny), var,
-                                      sv, spec.book.n_lr > 0)
-        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws, base)
+                                      sv)
+        obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         return (new, obs, cond, buf), None
 
     b = spec.book
@@ -116,14 +106,7 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
              if conditioned else ())
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
     (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)
-    rec = cond[0] if conditioned else None
-    if base is not None:
-        fix, last = xs["masks"]["fix"], xs["masks"]["fix_last"]
-        obs = absolute_obs(obs, terms, base, jnp.sum(fix, axis=0).astype(dtype))
-        # The recorded asian sums stop before the last fixing's step.
-        before = fix & (jnp.cumsum(last, axis=0) == 0) & jnp.any(last, axis=0)
-        rec = conditional.absolute(rec, terms, base, jnp.sum(before, axis=0).astype(dtype))
-    return payoffs(obs, terms, params.spots, params.rate, rec)
+    return payoffs(obs, terms, params.spots, params.rate, cond[0] if conditioned else None)
 
 
 def sample_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict,

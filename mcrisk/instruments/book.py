@@ -44,7 +44,6 @@ class BookShape(NamedTuple):
     n_barrier: int
     n_lookback: int
     n_snap: int
-    n_lr: int = 0  # terminal rows with a likelihood-ratio gamma (`conditional.lr_terminal`)
 
     @property
     def bridge(self) -> bool:
@@ -224,8 +223,7 @@ def plan_book(problem: Problem, grid: TimeGrid, smoothing: float) -> BookPlan:
         if lb else np.zeros((len(times) - 1, 0), bool))
     order = np.array([i for f in FAMILIES for i in fam[f]], np.int64)
     shape = BookShape(n_assets=n, n_linear=len(lin), n_terminal=len(ter), n_asian=len(asi),
-                      n_barrier=len(bar), n_lookback=len(lb), n_snap=len(snap_times),
-                      n_lr=int(lr_rows.sum()))
+                      n_barrier=len(bar), n_lookback=len(lb), n_snap=len(snap_times))
     return BookPlan(shape=shape, terms=t, step_masks=masks, order=order,
                     snap_times=snap_times)
 
@@ -242,13 +240,8 @@ def init_obs(shape: BookShape, terms: dict, x0: jax.Array) -> Obs:
 
 
 def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
-               var: jax.Array, draws, base: jax.Array | None = None) -> Obs:
-    """Fold one step (log spots x0 -> x1, per-asset integrated variance `var`) into `obs`.
-
-    With `base`, x0 and x1 are log spots relative to `base` (today's) and so are the spots
-    in `obs` (divided by today's; `absolute_obs` restores them); only the barrier survival
-    sees `base`.
-    """
+               var: jax.Array, draws) -> Obs:
+    """Fold one step (log spots x0 -> x1, per-asset integrated variance `var`) into `obs`."""
     s1 = jnp.exp(x1)
     snap = jnp.where(masks["snap"][:, None], s1[None, :], obs.snap)
     ta = terms["asian"]
@@ -258,9 +251,8 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
 
     tb = terms["barrier"]
     eps_log = tb["eps_log"]
-    level = tb["log_level"] if base is None else tb["log_level"] - base[tb["asset"]]
-    a = jnp.where(tb["up"], level - x0[tb["asset"]], x0[tb["asset"]] - level)
-    b = jnp.where(tb["up"], level - x1[tb["asset"]], x1[tb["asset"]] - level)
+    a = jnp.where(tb["up"], tb["log_level"] - x0[tb["asset"]], x0[tb["asset"]] - tb["log_level"])
+    b = jnp.where(tb["up"], tb["log_level"] - x1[tb["asset"]], x1[tb["asset"]] - tb["log_level"])
     # P(no crossing | endpoints) for a Brownian bridge; 0 once an endpoint is beyond.
     # Lipschitz in the path, so first derivatives are exact. An interior node enters two
     # steps' factors, making survival quadratic in its distance near the barrier (C^1, no
@@ -282,17 +274,6 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
         run_max = jnp.where(act, jnp.maximum(run_max, jnp.exp(hi[tl["asset"]])), run_max)
         run_min = jnp.where(act, jnp.minimum(run_min, jnp.exp(lo[tl["asset"]])), run_min)
     return Obs(snap, asian_sum, asian_logsum, survival, run_max, run_min)
-
-
-def absolute_obs(obs: Obs, terms: dict, base: jax.Array, n_fixed: jax.Array) -> Obs:
-    """`obs` recorded relative to log spots `base` (see `update_obs`) made absolute;
-    `n_fixed` (asian,) counts the fixings in it."""
-    s0 = jnp.exp(base)
-    ta, tl = terms["asian"], terms["lookback"]
-    return obs._replace(snap=obs.snap * s0[None, :], asian_sum=obs.asian_sum * s0[ta["asset"]],
-                        asian_logsum=obs.asian_logsum + n_fixed * base[ta["asset"]],
-                        run_max=obs.run_max * s0[tl["asset"]],
-                        run_min=obs.run_min * s0[tl["asset"]])
 
 
 def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,

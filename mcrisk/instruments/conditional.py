@@ -149,21 +149,17 @@ def sv_matrices(params, tt: dict) -> tuple[jax.Array, jax.Array]:
 
 def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0: jax.Array,
            v0: jax.Array, dt: jax.Array, draws, mean: jax.Array, var: jax.Array,
-           bridge: jax.Array, sv: tuple | None = None, lr: bool = True) -> tuple:
+           bridge: jax.Array, sv: tuple | None = None) -> tuple:
     """Fold one step into `rec`: from log spots `x0` (variance rate `v0`), the new log
     spots are normal with `mean` and `var` given what the model conditions on
     (`model.last_step`); `bridge` is the variance of the step's Brownian bridge in the
-    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it. Without
-    `lr` (static: the book has no likelihood-ratio rows) the fields only those rows read
-    (`noise`, `elapsed`, `vol`) keep their initial values.
+    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it.
 
     `obs` holds the path statistics before the step, so the asian sums and the barrier
     survival recorded on a date exclude that date's own step.
     """
-    noise, elapsed = acc[0], acc[1]
-    if lr:
-        noise = noise + jnp.sqrt(dt) * correlate(params, draws.z)
-        elapsed = elapsed + dt
+    noise = acc[0] + jnp.sqrt(dt) * correlate(params, draws.z)
+    elapsed = acc[1] + dt
     sv_noise, sv_cov = acc[2], acc[3]
     tt = terms["terminal"]
     if sv is not None:
@@ -180,14 +176,10 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
     ta = terms["asian"]
     last = masks["fix_last"]
     blast = masks["barrier_last"]
-    if lr:
-        rec = rec._replace(noise=put(noise, rec.noise),
-                           elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed),
-                           vol=put(jnp.sqrt(v0), rec.vol))
-    if terms["barrier"]["strike"].shape[0]:  # static: only barriers read the bridge
-        rec = rec._replace(bridge=put(bridge, rec.bridge))
-    rec = rec._replace(
+    rec = LastStep(
         start=put(x0, rec.start), mean=put(mean, rec.mean), var=put(var, rec.var),
+        bridge=put(bridge, rec.bridge), noise=put(noise, rec.noise),
+        elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed), vol=put(jnp.sqrt(v0), rec.vol),
         asian_mean=jnp.where(last, mean[ta["asset"]], rec.asian_mean),
         asian_var=jnp.where(last, var[ta["asset"]], rec.asian_var),
         asian_sum=jnp.where(last, obs.asian_sum, rec.asian_sum),
@@ -196,16 +188,6 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
         sv_noise=jnp.where(at_sv[:, None], sv_noise, rec.sv_noise),
         sv_cov=jnp.where(at_sv[:, None, None], sv_cov, rec.sv_cov))
     return rec, (noise, elapsed, sv_noise, sv_cov)
-
-
-def absolute(rec: LastStep, terms: dict, base: jax.Array, n_before: jax.Array) -> LastStep:
-    """`rec` recorded along log spots relative to `base` made absolute; `n_before`
-    (asian,) counts the fixings in `asian_sum`/`asian_logsum`."""
-    ia = terms["asian"]["asset"]
-    return rec._replace(start=rec.start + base[None, :], mean=rec.mean + base[None, :],
-                        asian_mean=rec.asian_mean + base[ia],
-                        asian_sum=rec.asian_sum * jnp.exp(base)[ia],
-                        asian_logsum=rec.asian_logsum + n_before * base[ia])
 
 
 def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
