@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import log_ndtr, ndtr
 
+from mcrisk.models import heston
 from mcrisk.models.base import correlate
 
 KIND_FORWARD, KIND_VANILLA, KIND_DIGITAL = 0, 1, 2
@@ -78,13 +79,6 @@ def init(n_snap: int, n_assets: int, n_asian: int, n_barrier: int, n_sv: int, dt
                    sv_noise=z(n_sv, n_assets), sv_cov=z(n_sv, n_assets, n_assets))
     return rec, (z(n_assets), jnp.zeros((), dtype), z(n_sv, n_assets),
                  z(n_sv, n_assets, n_assets))
-
-
-def _drivers(params, z: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Heston's variance drivers zv and the residual normals zperp (see `models.heston`)."""
-    zs = correlate(params, z)
-    rbar = jnp.sqrt(jnp.maximum(1.0 - params.rho ** 2, 0.0))
-    return params.rho * zs + rbar * b, rbar * zs - params.rho * b
 
 
 def spd_solve(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -163,7 +157,7 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
     sv_noise, sv_cov = acc[2], acc[3]
     tt = terms["terminal"]
     if sv is not None:
-        zv, zperp = _drivers(params, draws.z, draws.b)
+        zv, zperp = heston.drivers(params, draws)
         member = tt["member"][tt["sv_row"]]
         d = jnp.sqrt(var)
         eps = zperp[None, :] - jnp.einsum("rij,j->ri", sv[0], zv,

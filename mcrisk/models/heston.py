@@ -57,14 +57,18 @@ def qe_variance(p: Params, v: jax.Array, dt: jax.Array, zv: jax.Array):
     return jnp.where(quad, v_quad, v_exp), quad, a, b2, pp, beta
 
 
+def drivers(p: Params, d: Draws) -> tuple[jax.Array, jax.Array]:
+    """The variance drivers zv and the unit normals zperp independent of them (per asset)."""
+    zs = correlate(p, d.z)
+    rbar = jnp.sqrt(jnp.maximum(1.0 - p.rho ** 2, 0.0))
+    return p.rho * zs + rbar * d.b, rbar * zs - p.rho * d.b
+
+
 def _central(p: Params, s: State, dt: jax.Array, d: Draws):
     """Andersen's central scheme for one step: (mean, variance) of the new log spot given
     the start and the variance driver, the unit normal ``zperp`` independent of that
     driver, and the new variance. The new log spot is ``mean + sqrt(variance) zperp``."""
-    zs = correlate(p, d.z)
-    rbar = jnp.sqrt(jnp.maximum(1.0 - p.rho ** 2, 0.0))
-    zv = p.rho * zs + rbar * d.b
-    zperp = rbar * zs - p.rho * d.b
+    zv, zperp = drivers(p, d)
     v = s.v
     v_next, quad, a, b2, pp, beta = qe_variance(p, v, dt, zv)
     k1 = 0.5 * dt * (p.kappa * p.rho / p.xi - 0.5) - p.rho / p.xi
