@@ -55,9 +55,21 @@ def test_sigint_mid_scenarios_keeps_streamed_losses_and_marks_results_partial(tm
     # Many small chunks: the scenario phase lasts long after its first chunk is streamed.
     proc = _start(run_dir, tmp_path, "task=risk", BOOK, "sim.n_paths=400000",
                   "sim.chunk_size=1000", "greeks.enabled=false", "report.save_losses=true")
-    # The losses stream to a temporary file once the first scenario chunk is done.
-    err = _interrupt(proc, signal.SIGINT, lambda: list(run_dir.glob(".losses.parquet.*")),
-                     "the first scenario chunk")
+    # The losses stream to a temporary file once the first scenario chunk is done. The file
+    # appears (4-byte header) just before that chunk's rows are written: a signal in between
+    # rightly saves 0 rows, so wait until the file has grown twice, i.e. a later chunk is
+    # being written after the first.
+    sizes: set[int] = set()
+
+    def first_chunk_written() -> bool:
+        for f in run_dir.glob(".losses.parquet.*"):
+            try:
+                sizes.add(f.stat().st_size)
+            except FileNotFoundError:  # renamed into place meanwhile
+                pass
+        return len([s for s in sizes if s > 4]) >= 2
+
+    err = _interrupt(proc, signal.SIGINT, first_chunk_written, "the first scenario chunk")
     _one_line(err, signal.SIGINT, 130, proc.returncode)
     res = json.loads((run_dir / "results.json").read_text())
     assert res["partial"] is True and res["signal"] == "SIGINT"
