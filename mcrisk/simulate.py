@@ -16,7 +16,8 @@ import numpy as np
 from mcrisk import corr as corrlib
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments import conditional
-from mcrisk.instruments.book import BookPlan, BookShape, Obs, init_obs, payoffs, update_obs
+from mcrisk.instruments.book import (BookPlan, BookShape, Obs, init_obs, init_records, payoffs,
+                                     record_families, update_obs)
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
@@ -61,7 +62,7 @@ def scan_inputs(grid: TimeGrid, plan: BookPlan, dtype: str, step_offset: int = 0
     """Per-step arrays the scan walks over: step index (the draws' key), dt, step masks."""
     return dict(k=step_offset + jnp.arange(grid.n_steps, dtype=jnp.int32),
                 dt=jnp.asarray(grid.dt, dtype),
-                masks={k: jnp.asarray(v) for k, v in plan.step_masks.items()})
+                masks=jax.tree_util.tree_map(jnp.asarray, plan.step_masks))
 
 
 def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: jax.Array,
@@ -93,16 +94,21 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         var = jnp.maximum(state.v * x["dt"], tiny)
         if conditioned:
             mean, var_end = model.last_step(params, state, x["dt"], draws)
-            cond = conditional.record(*cond, params, terms, x["masks"], obs, state.x, state.v,
-                                      x["dt"], draws, mean, jnp.maximum(var_end, tiny), var,
-                                      sv)
+            var_end = jnp.maximum(var_end, tiny)
+            rec, acc = conditional.record(*cond, params, terms, x["masks"], state.x, state.v,
+                                          x["dt"], draws, mean, var_end, var, sv)
+            # The families record from the statistics before the step (the last fixing's
+            # and the expiry step's own contributions are what the conditioning integrates).
+            rec = rec._replace(family=record_families(rec.family, obs, terms, x["masks"],
+                                                      mean, var_end))
+            cond = (rec, acc)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         return (new, obs, cond, buf), None
 
     b = spec.book
-    n_sv = terms["terminal"]["sv_row"].shape[0]
+    n_sv = terms["terminal"]["sv_row"].shape[0] if "terminal" in terms else 0
     sv = conditional.sv_matrices(params, terms["terminal"]) if conditioned and n_sv else None
-    cond0 = (conditional.init(b.n_snap, b.n_assets, b.n_asian, b.n_barrier, n_sv, dtype)
+    cond0 = (conditional.init(b.n_snap, b.n_assets, n_sv, dtype, init_records(b, dtype))
              if conditioned else ())
     buf0 = jnp.zeros((BLOCK, n_normals(spec.layout)), dtype)
     (_, obs, cond, _), _ = jax.lax.scan(body, (state0, obs0, cond0, buf0), xs)

@@ -165,7 +165,7 @@ def event_times(position: Position) -> list[float]:
     if t is None:
         return []
     if position.type == "asian":
-        from mcrisk.instruments.book import fixing_dates
+        from mcrisk.instruments.asian import fixing_dates
 
         return fixing_dates(position)
     return [t]

@@ -56,27 +56,22 @@ class LastStep(NamedTuple):
     noise: jax.Array  # (snap, assets) sum of sqrt(dt) x correlated normals up to the date
     elapsed: jax.Array  # (snap,) time from the start of the path to the date
     vol: jax.Array  # (snap, assets) volatility at the step's start (likelihood ratios: gbm, merton)
-    asian_mean: jax.Array  # (asian,) mean of the log spot at the last fixing, given the step start
-    asian_var: jax.Array  # (asian,) its variance over the last fixing's step
-    asian_sum: jax.Array  # (asian,) sum of the fixings before the last
-    asian_logsum: jax.Array  # (asian,) sum of their logs
-    survival: jax.Array  # (barrier,) survival up to the start of the expiry step
     sv_noise: jax.Array  # (sv rows, assets) x_T - E[x_T | variance drivers, jumps], members
     sv_cov: jax.Array  # (sv rows, assets, assets) its covariance (members' block)
+    family: dict  # family name -> its own record (`record_init`/`record` of the family)
 
 
-def init(n_snap: int, n_assets: int, n_asian: int, n_barrier: int, n_sv: int, dtype) -> tuple:
+def init(n_snap: int, n_assets: int, n_sv: int, dtype, family: dict) -> tuple:
     """Empty record and running (noise, time, stochastic-variance noise and covariance)
     accumulators; `n_sv` counts the multi-asset rows with a likelihood ratio under heston
-    or bates."""
+    or bates; `family` holds the families' empty records."""
     z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
     o = lambda *s: jnp.ones(s, dtype)  # noqa: E731
     rec = LastStep(start=z(n_snap, n_assets), mean=z(n_snap, n_assets),
                    var=o(n_snap, n_assets), bridge=o(n_snap, n_assets),
                    noise=z(n_snap, n_assets), elapsed=o(n_snap), vol=o(n_snap, n_assets),
-                   asian_mean=z(n_asian), asian_var=o(n_asian), asian_sum=z(n_asian),
-                   asian_logsum=z(n_asian), survival=o(n_barrier),
-                   sv_noise=z(n_sv, n_assets), sv_cov=z(n_sv, n_assets, n_assets))
+                   sv_noise=z(n_sv, n_assets), sv_cov=z(n_sv, n_assets, n_assets),
+                   family=family)
     return rec, (z(n_assets), jnp.zeros((), dtype), z(n_sv, n_assets),
                  z(n_sv, n_assets, n_assets))
 
@@ -141,22 +136,20 @@ def sv_matrices(params, tt: dict) -> tuple[jax.Array, jax.Array]:
     return m, q
 
 
-def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0: jax.Array,
+def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, x0: jax.Array,
            v0: jax.Array, dt: jax.Array, draws, mean: jax.Array, var: jax.Array,
            bridge: jax.Array, sv: tuple | None = None) -> tuple:
     """Fold one step into `rec`: from log spots `x0` (variance rate `v0`), the new log
     spots are normal with `mean` and `var` given what the model conditions on
     (`model.last_step`); `bridge` is the variance of the step's Brownian bridge in the
-    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it.
-
-    `obs` holds the path statistics before the step, so the asian sums and the barrier
-    survival recorded on a date exclude that date's own step.
+    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it. The
+    families' own records are folded in by `book.record_families`.
     """
     noise = acc[0] + jnp.sqrt(dt) * correlate(params, draws.z)
     elapsed = acc[1] + dt
     sv_noise, sv_cov = acc[2], acc[3]
-    tt = terms["terminal"]
     if sv is not None:
+        tt = terms["terminal"]
         zv, zperp = heston.drivers(params, draws)
         member = tt["member"][tt["sv_row"]]
         d = jnp.sqrt(var)
@@ -166,21 +159,14 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, obs, x0:
         sv_cov = sv_cov + (d[:, None] * d[None, :])[None] * sv[1]
     at = masks["snap"][:, None]
     put = lambda new, old: jnp.where(at, new[None], old)  # noqa: E731
-    at_sv = masks["snap"][tt["slot"][tt["sv_row"]]]
-    ta = terms["asian"]
-    last = masks["fix_last"]
-    blast = masks["barrier_last"]
-    rec = LastStep(
+    rec = rec._replace(
         start=put(x0, rec.start), mean=put(mean, rec.mean), var=put(var, rec.var),
         bridge=put(bridge, rec.bridge), noise=put(noise, rec.noise),
-        elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed), vol=put(jnp.sqrt(v0), rec.vol),
-        asian_mean=jnp.where(last, mean[ta["asset"]], rec.asian_mean),
-        asian_var=jnp.where(last, var[ta["asset"]], rec.asian_var),
-        asian_sum=jnp.where(last, obs.asian_sum, rec.asian_sum),
-        asian_logsum=jnp.where(last, obs.asian_logsum, rec.asian_logsum),
-        survival=jnp.where(blast, obs.survival, rec.survival),
-        sv_noise=jnp.where(at_sv[:, None], sv_noise, rec.sv_noise),
-        sv_cov=jnp.where(at_sv[:, None, None], sv_cov, rec.sv_cov))
+        elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed), vol=put(jnp.sqrt(v0), rec.vol))
+    if sv is not None:
+        at_sv = masks["snap"][tt["slot"][tt["sv_row"]]]
+        rec = rec._replace(sv_noise=jnp.where(at_sv[:, None], sv_noise, rec.sv_noise),
+                           sv_cov=jnp.where(at_sv[:, None, None], sv_cov, rec.sv_cov))
     return rec, (noise, elapsed, sv_noise, sv_cov)
 
 
@@ -198,7 +184,7 @@ def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array
     return jnp.exp(e + lb) * -jnp.expm1(la - lb)
 
 
-def _vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Array:
+def vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Array:
     """E[max(sg (e^X - k), 0)] for X ~ N(mu, v), any real k (k <= 0: a call is a forward)."""
     sd = jnp.sqrt(v)
     pos = k > 0
@@ -209,36 +195,7 @@ def _vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Ar
     return jnp.where(pos, opt, jnp.where(sg > 0, fwd - k, 0.0))
 
 
-def terminal(tt: dict, rec: LastStep) -> jax.Array:
-    """E[payoff | state one step before expiry] of single-asset terminal rows (U = w S):
-    Black-Scholes over the last step. Finite on every row, as the rows it does not apply to
-    are discarded by a `where` that would pass NaNs to gradients."""
-    mu = rec.mean[tt["slot"], tt["asset1"]] + jnp.log(tt["weight1"])
-    v = jnp.maximum(rec.var[tt["slot"], tt["asset1"]], jnp.finfo(mu.dtype).tiny)
-    k = tt["strike"]
-    sg = tt["sign"]
-    d2 = (mu - jnp.log(jnp.where(k > 0, k, 1.0))) / jnp.sqrt(v)
-    fwd = jnp.exp(mu + 0.5 * v)
-    return jnp.where(tt["kind"] == KIND_FORWARD, fwd - k,
-                     jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * ndtr(sg * d2),
-                               _vanilla(mu, v, k, sg)))
-
-
-def asian(ta: dict, rec: LastStep) -> jax.Array:
-    """E[payoff | path up to the last fixing's step]: the last fixing is the only unknown.
-
-    Arithmetic: ``(sum + S)/n - K`` is ``(S - (n K - sum)) / n``, a vanilla with a shifted
-    strike (a certain forward once the strike is met). Geometric: the log-average is normal.
-    """
-    n = ta["n_fix"]
-    arith = _vanilla(rec.asian_mean, rec.asian_var, n * ta["strike"] - rec.asian_sum,
-                     ta["sign"]) / n
-    geo = _vanilla((rec.asian_logsum + rec.asian_mean) / n, rec.asian_var / (n * n),
-                   ta["strike"], ta["sign"])
-    return jnp.where(ta["geometric"], geo, arith)
-
-
-def _vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
+def vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Array, k: jax.Array,
                 sg: jax.Array, lo: jax.Array, hi: jax.Array, has_lo: jax.Array,
                 has_hi: jax.Array) -> jax.Array:
     """exp(e) E[max(sg (e^X - k), 0) 1{lo < X < hi}] for X ~ N(mu, sd^2) (e None: 1); a
@@ -254,43 +211,6 @@ def _vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Ar
         return sg * (jnp.exp(growth) * _scaled_mass(None, z_lo - sd, z_hi - sd)
                      - k * _scaled_mass(None, z_lo, z_hi))
     return sg * (_scaled_mass(e + growth, z_lo - sd, z_hi - sd) - k * _scaled_mass(e, z_lo, z_hi))
-
-
-def barrier(tb: dict, rec: LastStep) -> jax.Array:
-    """E[payoff | path up to the expiry step] of barrier rows.
-
-    Over that step the survival factor is ``1 - exp(-2 a b / w)`` (Brownian bridge of
-    variance w; a, b the start's and end's distances to the barrier on the live side), and
-    the end is normal with variance v given the step's start (v = w under gbm and merton;
-    heston's bridge uses the start variance, its end the central scheme's). The exponential
-    times the normal density of the end is a normal density with its mean moved 2 a v / w
-    away from the live side, times ``exp(-2 a (m' + a (1 - v / w)) / w)`` with m' the step's
-    drift towards the live side, so the knock-out value is
-    ``survival_before x (V(live) - exp(...) V_moved(live))``.
-    """
-    i = tb["asset"]
-    x0 = rec.start[tb["slot"], i]
-    mu = rec.mean[tb["slot"], i]
-    tiny = jnp.finfo(mu.dtype).tiny
-    v = jnp.maximum(rec.var[tb["slot"], i], tiny)
-    w = jnp.maximum(rec.bridge[tb["slot"], i], tiny)
-    sd = jnp.sqrt(v)
-    down = jnp.where(tb["up"], -1.0, 1.0)  # +1: alive above the barrier
-    level = tb["log_level"]
-    a = jnp.maximum(down * (x0 - level), 0.0)
-    drift = down * (mu - x0)
-    k = tb["strike"]
-    log_k = jnp.log(k)
-    sg = tb["sign"]
-    up = tb["up"]
-
-    def live(e, m):
-        return _vanilla_in(e, m, sd, log_k, k, sg, level, level, ~up, up)
-
-    ratio = v / w
-    moved = live(-2.0 * a * (drift + a * (1.0 - ratio)) / w, mu - 2.0 * down * a * ratio)
-    out = rec.survival * (live(None, mu) - moved)
-    return jnp.where(tb["knock_in"], _vanilla(mu, v, k, sg) - out, out)
 
 
 def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:

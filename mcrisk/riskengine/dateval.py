@@ -14,7 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mcrisk.instruments.book import Obs
+from mcrisk.instruments.book import Obs, take_rows
 from mcrisk.models.base import Params, State
 from mcrisk.random import sample_keys
 from mcrisk.riskengine.revalue import DatePlan, ScenarioState, closed_values, group_arrays
@@ -110,12 +110,9 @@ def _nested_samples(spec: DateSpec, d: dict, st: ScenarioState, p: Params, vols:
     """Inner Monte Carlo samples of the residual book, (pairs, nested positions)."""
     src = d["src"]
     shape = spec.nested.book
-    obs = st.obs
+    # The residual positions' running statistics, taken from their outer rows.
     start_obs = Obs(snap=jnp.zeros((shape.n_snap, shape.n_assets), st.x.dtype),
-                    asian_sum=obs.asian_sum[src["asian"]],
-                    asian_logsum=obs.asian_logsum[src["asian"]],
-                    survival=obs.survival[src["barrier"]],
-                    run_max=obs.run_max[src["lookback"]], run_min=obs.run_min[src["lookback"]])
+                    stats={n: take_rows(st.obs.stats[n], src[n]) for n in shape.present})
     # gbm/merton carry vol^2 as their variance: re-base it on the revaluation vols.
     v = st.v if spec.has_variance else vols ** 2
     start = (State(x=st.x, v=v), start_obs)

@@ -12,6 +12,8 @@ For each revaluation date the host sorts positions into:
 * nested Monte Carlo for the rest (inner paths from the scenario's state under the pricing
   measure, with the running sums, extremes and barrier status carried in).
 
+Each payoff family says which of its positions a closed form revalues (`closed_kind`) and
+evaluates it (`closed_value`); see `mcrisk.instruments.base`.
 The JAX side (`closed_values` here, `dateval.value_at`) works on one scenario and is vmapped
 by the caller.
 """
@@ -24,14 +26,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtr
 
-from mcrisk.analytic import barrier as an_barrier
-from mcrisk.analytic import bs, heston, margrabe, merton, stulz
 from mcrisk.config.positions import event_times, path_expiries
 from mcrisk.engine import Prepared, prepare
 from mcrisk.grid import TimeGrid, grid_from_times, make_grid
-from mcrisk.instruments.book import Obs, fixing_dates
+from mcrisk.instruments import BY_KIND
+from mcrisk.instruments.book import Obs, family_of, take_rows
 from mcrisk.models.base import Params
 from mcrisk.problem import MIN_VOL, Position, Problem, Sim, min_steps_of
 
@@ -55,38 +55,13 @@ def shocked_vols(base_vols, shifts):
     return xp.maximum(raw, MIN_VOL), raw < MIN_VOL
 
 
-# Gauss–Legendre nodes of the Heston/Bates Fourier integral in revaluation.
-_HESTON_NODES = 1024
-
-
 def closed_kind(p: Position, model: str, revaluation: str = "auto") -> str | None:
     """The closed form that revalues `p` under `model`, or None (nested Monte Carlo).
 
     `revaluation="nested"` sends every option to nested Monte Carlo (linear positions keep
     their exact values): a check of the nested estimator against the closed forms.
     """
-    t = p.type
-    if t in ("spot", "forward"):
-        return t
-    if t == "perpetual":
-        return "perp"
-    if revaluation == "nested":
-        return None
-    gbm = model == "gbm"
-    if t == "european":
-        return {"gbm": "bs_european", "heston": "heston_european",
-                "merton": "merton_european", "bates": "bates_european"}.get(model)
-    if gbm and t == "digital":
-        return "bs_digital"
-    if gbm and t == "barrier":
-        return "bs_barrier"
-    if gbm and t == "exchange":
-        return "margrabe"
-    if gbm and t in ("best_of", "worst_of") and len(p.assets) == 2:
-        return "stulz"
-    if gbm and t == "asian" and p.terms["average"] == "geometric":
-        return "geo_asian"
-    return None
+    return family_of(p).closed_kind(p, model, revaluation)
 
 
 class ScenarioState(NamedTuple):
@@ -94,7 +69,7 @@ class ScenarioState(NamedTuple):
 
     x: jax.Array  # (assets,) log spots
     v: jax.Array  # (assets,) variances (vol^2 under gbm/merton)
-    obs: Obs  # running statistics; `survival` holds the 0/1 alive indicator
+    obs: Obs  # running statistics; a barrier's `survival` holds the 0/1 alive indicator
     funding: jax.Array  # (assets,) integral of the spot over [0, date], for perpetual funding
 
 
@@ -108,14 +83,6 @@ class DatePlan:
     nested_idx: np.ndarray  # positions revalued by nested MC
     nested: Prepared | None  # residual problem of the nested positions
     nested_src: dict  # family -> indices into the outer plan's family arrays
-
-
-def _residual(p: Position, date: float) -> Position:
-    terms = dict(p.terms)
-    terms["expiry"] = p.terms["expiry"] - date
-    if p.type == "asian":
-        terms["remaining_fixings"] = [d - date for d in fixing_dates(p) if d > date + 1e-12]
-    return replace(p, terms=terms)
 
 
 def valuation_grid(problem: Problem, dates) -> TimeGrid:
@@ -156,19 +123,18 @@ def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
         else:
             kinds.setdefault(k, []).append(i)
     outer_row = {int(i): r for r, i in enumerate(outer.plan.order)}
-    offsets = _family_offsets(outer.plan.shape)
+    shape = outer.plan.shape
     groups = {}
     for k, idx in kinds.items():
         g = _group_terms(problem, k, idx, date)
-        fam = {"bs_barrier": "barrier", "geo_asian": "asian"}.get(k)
-        if fam:
-            # Row of each position in its family's running statistics (outer plan order).
-            g["row"] = np.array([outer_row[i] - offsets[fam] for i in idx], np.int32)
+        fam = BY_KIND[k].NAME
+        # Row of each position in its family's running statistics (outer plan order).
+        g["row"] = np.array([outer_row[i] - shape.rows(fam).start for i in idx], np.int32)
         groups[k] = g
     nested = None
     src: dict = {}
     if nested_idx:
-        residual = [_residual(pos[i], date) for i in nested_idx]
+        residual = [family_of(pos[i]).residual(pos[i], date) for i in nested_idx]
         t_max = max(p.terms["expiry"] for p in residual)
         times = val_grid.times
         k0 = int(np.argmin(np.abs(times - date)))
@@ -183,9 +149,9 @@ def plan_date(problem: Problem, outer: Prepared, date: float, inner_paths: int,
         # Inner paths run inside one scenario's kernel, never split over devices.
         nested = prepare(sub, grid=grid, step_offset=k0, devices=1)
         # Where each residual family member's running statistics live in the outer plan.
-        for fam in ("asian", "barrier", "lookback"):
-            rows = [outer_row[nested_idx[int(j)]] - offsets[fam]
-                    for j in nested.plan.order[_family_slice(nested.plan.shape, fam)]]
+        for fam in nested.plan.shape.present:
+            rows = [outer_row[nested_idx[int(j)]] - shape.rows(fam).start
+                    for j in nested.plan.order[nested.plan.shape.rows(fam)]]
             src[fam] = np.array(rows, np.int32)
     return DatePlan(date=date, expired=expired, groups=groups,
                     nested_idx=np.array(nested_idx, np.int64), nested=nested, nested_src=src)
@@ -197,23 +163,6 @@ def group_arrays(dp: DatePlan, dtype: str) -> dict:
                 for f, a in g.items()} for k, g in dp.groups.items()}
 
 
-def _family_offsets(shape) -> dict:
-    sizes = [("linear", shape.n_linear), ("terminal", shape.n_terminal),
-             ("asian", shape.n_asian), ("barrier", shape.n_barrier),
-             ("lookback", shape.n_lookback)]
-    out, start = {}, 0
-    for name, n in sizes:
-        out[name] = start
-        start += n
-    return out
-
-
-def _family_slice(shape, fam: str) -> slice:
-    start = _family_offsets(shape)[fam]
-    n = {"asian": shape.n_asian, "barrier": shape.n_barrier, "lookback": shape.n_lookback}[fam]
-    return slice(start, start + n)
-
-
 def _group_terms(problem: Problem, kind: str, idx: list[int], date: float) -> dict:
     pos = [problem.positions[i] for i in idx]
     g: dict = {"idx": np.array(idx, np.int32)}
@@ -222,105 +171,13 @@ def _group_terms(problem: Problem, kind: str, idx: list[int], date: float) -> di
     g["tau"] = np.array([p.terms.get("expiry", date) - date for p in pos])
     g["strike"] = np.array([p.terms.get("strike", 0.0) for p in pos])
     g["call"] = np.array([p.terms.get("option", "call") == "call" for p in pos])
-    if kind == "perp":
-        g["entry"] = np.array([p.terms["entry_price"] for p in pos])
-        g["funding_rate"] = np.array([p.terms["funding_rate"] for p in pos])
-    if kind == "bs_digital":
-        g["cash"] = np.array([p.terms["cash"] for p in pos])
-    if kind == "bs_barrier":
-        g["level"] = np.array([p.terms["barrier"] for p in pos])
-        g["up"] = np.array([p.terms["up"] for p in pos])
-        g["knock_in"] = np.array([p.terms["knock_in"] for p in pos])
-    if kind == "stulz":
-        g["is_max"] = np.array([p.type == "best_of" for p in pos])
-    if kind == "geo_asian":
-        # log G = (past log-sum + sum of future log fixings) / n; the future part is normal
-        # given today's spot: mean n_f x + drift_sum, variance vol^2 * cov_sum.
-        n_f, t_sum, c_sum = [], [], []
-        for p in pos:
-            fut = np.array([d - date for d in fixing_dates(p) if d > date + 1e-12])
-            n_f.append(len(fut))
-            t_sum.append(fut.sum())
-            c_sum.append(np.minimum.outer(fut, fut).sum() if len(fut) else 0.0)
-        g["n_total"] = np.array([p.terms["fixings"] for p in pos], np.float64)
-        g["n_future"] = np.array(n_f, np.float64)
-        g["t_sum"] = np.array(t_sum)
-        g["c_sum"] = np.array(c_sum)
+    g.update(BY_KIND[kind].closed_terms(kind, pos, date))
     return g
-
-
-def _geo_asian(s, logsum, g, vol, r, q):
-    n, nf = g["n_total"], g["n_future"]
-    mean = (logsum + nf * jnp.log(s) + (r - q - 0.5 * vol ** 2) * g["t_sum"]) / n
-    var = vol ** 2 * g["c_sum"] / n ** 2
-    sd = jnp.sqrt(jnp.maximum(var, 1e-30))
-    fwd = jnp.exp(mean + 0.5 * var)
-    # Black's formula on the lognormal average, with the certain case (no fixings left).
-    k = g["strike"]
-    d1 = (mean + var - jnp.log(k)) / sd
-    d2 = d1 - sd
-    call = fwd * ndtr(d1) - k * ndtr(d2)
-    put = k * ndtr(-d2) - fwd * ndtr(-d1)
-    certain = jnp.where(g["call"], jnp.maximum(fwd - k, 0.0), jnp.maximum(k - fwd, 0.0))
-    price = jnp.where(var > 1e-24, jnp.where(g["call"], call, put), certain)
-    return jnp.exp(-r * g["tau"]) * price
 
 
 def closed_values(kind: str, g: dict, st: ScenarioState, p: Params,
                   vols: jax.Array) -> jax.Array:
     """Values of one closed-form group in one scenario (vols: revaluation vols per asset)."""
-    s = jnp.exp(st.x)
-    s1, s2 = s[g["a1"]], s[g["a2"]]
-    r, q1, q2 = p.rate, p.dividends[g["a1"]], p.dividends[g["a2"]]
-    v1, v2 = vols[g["a1"]], vols[g["a2"]]
-    tau = g["tau"]
-    if kind == "spot":
-        return s1
-    if kind == "perp":
-        # Longs pay funding_rate x notional per year; the notional is the spot.
-        return s1 - g["entry"] - g["funding_rate"] * st.funding[g["a1"]]
-    if kind == "forward":
-        return s1 * jnp.exp(-q1 * tau) - g["strike"] * jnp.exp(-r * tau)
-    common = dict(spots=s1, strikes=g["strike"], expiries=tau, rates=r, dividends=q1,
-                  is_call=g["call"])
-    if kind == "bs_european":
-        return bs.european(vols=v1, **common)
-    if kind in ("heston_european", "bates_european"):
-        a = g["a1"]
-        # 1024 nodes: within 1.1e-9 of spot in float64 (2.5e-6 in float32) over the grid of
-        # mcrisk.analytic.heston, vol 1% with vol of variance 3 included; memory is
-        # (scenarios x 128) per position for the body, plus ~290 tail nodes.
-        jumps = (dict(jump_intensity=p.jump_intensity[a], jump_mean=p.jump_mean[a],
-                      jump_std=p.jump_std[a]) if kind == "bates_european"
-                 else dict(jump_intensity=0.0, jump_mean=0.0, jump_std=0.0))
-        return heston.bates_european(v0=jnp.maximum(st.v[a], 0.0), kappa=p.kappa[a],
-                                     n_points=_HESTON_NODES, theta=p.theta[a], xi=p.xi[a],
-                                     rho=p.rho[a], **jumps, **common)
-    if kind == "merton_european":
-        a = g["a1"]
-        return merton.european(vols=v1, jump_intensity=p.jump_intensity[a],
-                               jump_mean=p.jump_mean[a], jump_std=p.jump_std[a], **common)
-    if kind == "bs_digital":
-        return bs.digital(vols=v1, cash=g["cash"], **common)
-    if kind == "bs_barrier":
-        alive = st.obs.survival[g["row"]]
-        price = an_barrier.barrier(vols=v1, barriers=g["level"], is_up=g["up"],
-                                   is_in=g["knock_in"], **common)
-        vanilla = bs.european(vols=v1, **common)
-        return jnp.where(alive > 0.5, price, jnp.where(g["knock_in"], vanilla, 0.0))
-    if kind == "margrabe":
-        return margrabe.exchange(spots1=s1, spots2=s2, vols1=v1, vols2=v2,
-                                 corr=_corr(p)[g["a1"], g["a2"]],
-                                 expiries=tau, dividends1=q1, dividends2=q2)
-    if kind == "stulz":
-        return stulz.best_worst_two(spots1=s1, spots2=s2, strikes=g["strike"], vols1=v1,
-                                    vols2=v2, corr=_corr(p)[g["a1"], g["a2"]], expiries=tau,
-                                    rates=r, dividends1=q1, dividends2=q2, is_call=g["call"],
-                                    is_max=g["is_max"])
-    if kind == "geo_asian":
-        return _geo_asian(s1, st.obs.asian_logsum[g["row"]], g, v1, r, q1)
-    raise AssertionError(kind)
-
-
-def _corr(p: Params) -> jax.Array:
-    return jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)
+    fam = BY_KIND[kind]
+    stats = st.obs.stats.get(fam.NAME, ())
+    return fam.closed_value(kind, g, st, p, vols, take_rows(stats, g["row"]))

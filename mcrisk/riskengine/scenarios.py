@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared, prepare
+from mcrisk.instruments import BY_NAME
 from mcrisk.instruments.book import init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
@@ -41,7 +42,8 @@ from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, shock
 from mcrisk.sharding import over_samples
 from mcrisk.simulate import KernelSpec
 
-# Step index reserved for the barrier-status uniforms (never a real step index).
+# Step index reserved for the draws that settle path probabilities, e.g. a barrier's knock
+# (never a real step index).
 _ALIVE_STEP = 2 ** 30
 
 
@@ -123,14 +125,17 @@ def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save:
     carry0 = (state0, obs0, jnp.zeros_like(state0.x), saved0,
               jnp.zeros((BLOCK, n_normals(spec.layout)), dtype))
     (_, obs, _, saved, _), _ = jax.lax.scan(body, carry0, dict(step=xs, save=save))
-    # One uniform per barrier decides the realised knock: alive while survival > U, so
-    # P(alive at t | grid path) = survival(t) and the status is monotone in t.
-    u = jax.random.uniform(jax.random.fold_in(key, _ALIVE_STEP), (spec.book.n_barrier,), dtype)
-    alive = (saved[2].survival > u).astype(dtype)
-    obs_end = obs._replace(survival=(obs.survival > u).astype(dtype))
-    realized = payoffs(obs_end, terms, params.spots, params.rate)
-    states = ScenarioState(x=saved[0], v=saved[1], obs=saved[2]._replace(survival=alive),
-                           funding=saved[3])
+    # Probabilities in the statistics (a barrier's survival) become one outcome per
+    # scenario, the same at every date (`realise` of the family).
+    settle_key = jax.random.fold_in(key, _ALIVE_STEP)
+
+    def realise(o):
+        return o._replace(stats={n: (BY_NAME[n].realise(st, settle_key)
+                                     if hasattr(BY_NAME[n], "realise") else st)
+                                 for n, st in o.stats.items()})
+
+    realized = payoffs(realise(obs), terms, params.spots, params.rate)
+    states = ScenarioState(x=saved[0], v=saved[1], obs=realise(saved[2]), funding=saved[3])
     return states, realized
 
 

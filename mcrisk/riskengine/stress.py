@@ -21,7 +21,8 @@ import numpy as np
 
 from mcrisk.engine import Prepared
 from mcrisk.errors import finite_max
-from mcrisk.instruments.book import BookShape, Obs, fixing_dates, init_obs, payoffs
+from mcrisk.instruments import BY_NAME
+from mcrisk.instruments.book import BookShape, Obs, init_obs, payoffs
 from mcrisk.models import REGISTRY
 from mcrisk.problem import MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
@@ -89,10 +90,9 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     books = np.zeros((0, n_pos)) if books is None else np.asarray(books, np.float64)
     inv = np.empty(n_pos, np.int64)
     inv[prep.plan.order] = np.arange(n_pos)
-    asian = [problem.positions[i] for i in prep.plan.order[
-        shape.n_linear + shape.n_terminal: shape.n_linear + shape.n_terminal + shape.n_asian]]
-    n_fixed = np.array([sum(d <= horizon * (1 + 1e-12) for d in fixing_dates(p))
-                        for p in asian], np.float64)
+    aux = {n: BY_NAME[n].shock_aux([problem.positions[i]
+                                    for i in prep.plan.order[shape.rows(n)]], horizon)
+           for n in shape.present}
     nested_idx = (dp.nested_idx[dp.nested.plan.order] if dp.nested is not None
                   else np.zeros(0, np.int64))
     # Today's value of the same positions on the same inner paths (common random numbers
@@ -104,7 +104,8 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
     spec = StressSpec(model=prep.spec.model, book=shape, date=date_spec, today=today_spec)
     inputs = dict(p=prep.params, terms=prep.terms, inv=jnp.asarray(inv),
                   base_vol=jnp.asarray(problem.model.base_vols(m), dtype),
-                  n_fixed=jnp.asarray(n_fixed, dtype), horizon=jnp.asarray(horizon, dtype),
+                  aux=jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), aux),
+                  horizon=jnp.asarray(horizon, dtype),
                   key=jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS),
                   nested_idx=jnp.asarray(nested_idx), date=date_in, today=today_in)
     out = stress_kernel(spec, inputs, jnp.asarray(spot_shocks, dtype),
@@ -133,16 +134,9 @@ def stress_kernel(spec: StressSpec, inputs: dict, spot_shocks: jax.Array,
         x = jnp.log(s)
         vols, _ = shocked_vols(a["base_vol"], vol_shock)
         v = vols ** 2
-        tb = terms["barrier"]
-        xb = x[tb["asset"]]
-        alive = jnp.where(tb["up"], xb < tb["log_level"], xb > tb["log_level"]).astype(x.dtype)
-        tl = terms["lookback"]
-        s0_l, s_l = p.spots[tl["asset"]], s[tl["asset"]]
-        ta = terms["asian"]
         obs = Obs(snap=jnp.broadcast_to(s, (shape.n_snap, shape.n_assets)),
-                  asian_sum=a["n_fixed"] * s[ta["asset"]],
-                  asian_logsum=a["n_fixed"] * x[ta["asset"]],
-                  survival=alive, run_max=jnp.maximum(s0_l, s_l), run_min=jnp.minimum(s0_l, s_l))
+                  stats={n: BY_NAME[n].at_shock(terms[n], a["aux"][n], s, x, p.spots)
+                         for n in shape.present})
         realized = payoffs(obs, terms, p.spots, p.rate)[a["inv"]]
         st = ScenarioState(x=x, v=v, obs=obs, funding=s * a["horizon"])
         return value_samples(spec.date, a["date"], st, p, vols, realized, a["key"])

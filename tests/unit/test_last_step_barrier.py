@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from mcrisk.instruments import conditional
+from mcrisk.instruments import barrier, conditional
 
 
 def _quadrature(x0, mu, v, level, up, strike, sign, w):
@@ -50,9 +50,10 @@ def test_knock_out_expectation_over_the_last_step(x0, m, v, level, up, strike, s
     tb = dict(asset=jnp.array([0]), slot=jnp.array([0]), log_level=jnp.log(jnp.array([level])),
               up=jnp.array([up]), knock_in=jnp.array([False]), sign=jnp.array([sign]),
               strike=jnp.array([strike]))
-    rec = conditional.init(1, 1, 0, 1, 0, jnp.float64)[0]._replace(
+    own = barrier.record_init(1, jnp.float64)
+    rec = conditional.init(1, 1, 0, jnp.float64, {"barrier": own})[0]._replace(
         start=jnp.array([[x0]]), mean=jnp.array([[x0 + m]]), var=jnp.array([[v]]),
         bridge=jnp.array([[v * ratio]]))
-    got = float(conditional.barrier(tb, rec)[0])
+    got = float(barrier.conditional_payoff(tb, rec, own)[0])
     ref = _quadrature(x0, x0 + m, v, level, up, strike, sign, v * ratio)
     assert got == pytest.approx(ref, rel=1e-8, abs=1e-12)

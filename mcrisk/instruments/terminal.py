@@ -1,0 +1,211 @@
+"""Payoffs of the spots at one date: forward, european, digital, basket, spread, exchange,
+best-of and worst-of.
+
+Each is written as an underlying ``U = W . S`` (or the max/min of S over a set of assets),
+then a forward ``U - K``, a vanilla ``max(sign (U - K), 0)`` or a digital
+``cash 1{sign (U - K) > 0}``, read from the spot snapshot at the expiry. The Greeks kernel
+conditions single-asset rows on the last step and gives multi-asset vanilla rows the
+pathwise-likelihood-ratio gamma (`mcrisk.instruments.conditional`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import ndtr
+
+from mcrisk.analytic import bs, heston, margrabe, merton, stulz
+from mcrisk.instruments import conditional, smooth
+from mcrisk.instruments.base import FamilyPlan, PlanContext, shift_expiry, sign
+from mcrisk.instruments.conditional import (KIND_DIGITAL, KIND_FORWARD, KIND_VANILLA,
+                                            REDUCE_MAX, REDUCE_MIN, REDUCE_SUM)
+
+NAME = "terminal"
+TYPES = ("forward", "european", "digital", "basket", "spread", "exchange", "best_of",
+         "worst_of")
+SNAPSHOT = True
+KINDS = ("forward", "bs_european", "heston_european", "bates_european", "merton_european",
+         "bs_digital", "margrabe", "stulz")
+
+# Gauss-Legendre nodes of the Heston/Bates Fourier integral in revaluation.
+_HESTON_NODES = 1024
+
+
+def plan(ctx: PlanContext, positions) -> FamilyPlan:
+    n = ctx.n_assets
+    ter = positions
+    w = np.zeros((len(ter), n))
+    member = np.zeros((len(ter), n), bool)
+    reduce_, kind, eps = [], [], []
+    for r, p in enumerate(ter):
+        member[r, list(p.assets)] = True
+        if p.type == "basket":
+            weights = p.terms["weights"]
+        elif p.type in ("spread", "exchange"):
+            weights = (1.0, -1.0)
+        else:
+            weights = (1.0,) * len(p.assets)
+        w[r, list(p.assets)] = weights
+        reduce_.append(REDUCE_MAX if p.type == "best_of" else
+                       REDUCE_MIN if p.type == "worst_of" else REDUCE_SUM)
+        kind.append(KIND_FORWARD if p.type == "forward" else
+                    KIND_DIGITAL if p.type == "digital" else KIND_VANILLA)
+        scale = (max(ctx.scale([a], [1.0], p.terms["expiry"]) for a in p.assets)
+                 if p.type in ("best_of", "worst_of")
+                 else ctx.scale(p.assets, weights, p.terms["expiry"]))
+        eps.append(ctx.smoothing * scale)
+    # Rows the Greeks kernel conditions on the last step: U = w S of one asset, w > 0.
+    cond_rows = np.array([len(p.assets) == 1 and w[r, p.assets[0]] > 0
+                          for r, p in enumerate(ter)], bool)
+    precision, invertible = conditional.precision_blocks(ctx.problem.market.corr, member)
+    lr_rows = ~cond_rows & (np.array(kind, np.int32) == KIND_VANILLA) & invertible
+    terms = dict(
+        slot=np.array([ctx.slot(p.terms["expiry"]) for p in ter], np.int32),
+        weights=w, member=member, reduce=np.array(reduce_, np.int32),
+        kind=np.array(kind, np.int32), sign=np.array([sign(p) for p in ter]),
+        strike=np.array([p.terms["strike"] if p.type != "exchange" else 0.0 for p in ter]),
+        cash=np.array([p.terms.get("cash", 1.0) for p in ter]),
+        expiry=np.array([p.terms["expiry"] for p in ter]), eps=np.array(eps),
+        conditional=cond_rows,
+        # Other vanilla rows get the pathwise-LR gamma where their assets have a joint density.
+        lr=lr_rows,
+        # Under stochastic variance their score needs the covariance given the variance path.
+        sv_row=(np.flatnonzero(lr_rows).astype(np.int32) if ctx.problem.model.has_variance
+                else np.zeros(0, np.int32)),
+        precision=precision.reshape(len(ter), n, n),
+        asset1=np.array([p.assets[0] for p in ter], np.int32),
+        weight1=np.array([w[r, p.assets[0]] if w[r, p.assets[0]] > 0 else 1.0
+                          for r, p in enumerate(ter)]))
+    return FamilyPlan(terms=terms, masks={})
+
+
+def residual(p, date: float):
+    return shift_expiry(p, date)
+
+
+def init(terms: dict, x0: jax.Array):
+    return ()
+
+
+def update(stats, terms: dict, masks: dict, x0, x1, var, draws):
+    return ()
+
+
+def payoff(stats, terms: dict, snap: jax.Array, spots: jax.Array, rate: jax.Array,
+           cond: conditional.LastStep | None = None) -> jax.Array:
+    tt = terms
+    eps = tt["eps"]
+    s_at = snap[tt["slot"]]  # (terminal, assets)
+    linear_u = jnp.sum(tt["weights"] * s_at, axis=-1)
+    u = jnp.where(tt["reduce"] == REDUCE_SUM, linear_u,
+                  jnp.where(tt["reduce"] == REDUCE_MAX, smooth.maximum(s_at, tt["member"], eps),
+                            -smooth.maximum(-s_at, tt["member"], eps)))
+    y = tt["sign"] * (u - tt["strike"])
+    pay = jnp.where(tt["kind"] == KIND_FORWARD, u - tt["strike"],
+                    jnp.where(tt["kind"] == KIND_DIGITAL,
+                              tt["cash"] * smooth.heaviside(y, eps), smooth.kink(y, eps)))
+    if cond is not None:
+        pay = jnp.where(tt["conditional"], conditional_payoff(tt, cond), pay)
+        pay = jnp.where(tt["lr"], conditional.lr_terminal(tt, cond, s_at, spots), pay)
+    return pay * jnp.exp(-rate * tt["expiry"])
+
+
+def conditional_payoff(tt: dict, rec: conditional.LastStep) -> jax.Array:
+    """E[payoff | state one step before expiry] of single-asset rows (U = w S):
+    Black-Scholes over the last step. Finite on every row, as the rows it does not apply to
+    are discarded by a `where` that would pass NaNs to gradients."""
+    mu = rec.mean[tt["slot"], tt["asset1"]] + jnp.log(tt["weight1"])
+    v = jnp.maximum(rec.var[tt["slot"], tt["asset1"]], jnp.finfo(mu.dtype).tiny)
+    k = tt["strike"]
+    sg = tt["sign"]
+    d2 = (mu - jnp.log(jnp.where(k > 0, k, 1.0))) / jnp.sqrt(v)
+    fwd = jnp.exp(mu + 0.5 * v)
+    return jnp.where(tt["kind"] == KIND_FORWARD, fwd - k,
+                     jnp.where(tt["kind"] == KIND_DIGITAL, tt["cash"] * ndtr(sg * d2),
+                               conditional.vanilla(mu, v, k, sg)))
+
+
+def record_init(n: int, dtype):
+    return ()
+
+
+def record(rec, stats, terms, masks, mean, var):
+    return ()
+
+
+def closed_kind(p, model: str, revaluation: str = "auto") -> str | None:
+    t = p.type
+    if t == "forward":
+        return "forward"
+    if revaluation == "nested":
+        return None
+    gbm = model == "gbm"
+    if t == "european":
+        return {"gbm": "bs_european", "heston": "heston_european",
+                "merton": "merton_european", "bates": "bates_european"}.get(model)
+    if gbm and t == "digital":
+        return "bs_digital"
+    if gbm and t == "exchange":
+        return "margrabe"
+    if gbm and t in ("best_of", "worst_of") and len(p.assets) == 2:
+        return "stulz"
+    return None
+
+
+def closed_terms(kind: str, positions, date: float) -> dict:
+    if kind == "bs_digital":
+        return dict(cash=np.array([p.terms["cash"] for p in positions]))
+    if kind == "stulz":
+        return dict(is_max=np.array([p.type == "best_of" for p in positions]))
+    return {}
+
+
+def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array:
+    s = jnp.exp(st.x)
+    s1, s2 = s[g["a1"]], s[g["a2"]]
+    r, q1, q2 = p.rate, p.dividends[g["a1"]], p.dividends[g["a2"]]
+    v1, v2 = vols[g["a1"]], vols[g["a2"]]
+    tau = g["tau"]
+    if kind == "forward":
+        return s1 * jnp.exp(-q1 * tau) - g["strike"] * jnp.exp(-r * tau)
+    common = dict(spots=s1, strikes=g["strike"], expiries=tau, rates=r, dividends=q1,
+                  is_call=g["call"])
+    if kind == "bs_european":
+        return bs.european(vols=v1, **common)
+    if kind in ("heston_european", "bates_european"):
+        a = g["a1"]
+        # 1024 nodes: within 1.1e-9 of spot in float64 (2.5e-6 in float32) over the grid of
+        # mcrisk.analytic.heston, vol 1% with vol of variance 3 included; memory is
+        # (scenarios x 128) per position for the body, plus ~290 tail nodes.
+        jumps = (dict(jump_intensity=p.jump_intensity[a], jump_mean=p.jump_mean[a],
+                      jump_std=p.jump_std[a]) if kind == "bates_european"
+                 else dict(jump_intensity=0.0, jump_mean=0.0, jump_std=0.0))
+        return heston.bates_european(v0=jnp.maximum(st.v[a], 0.0), kappa=p.kappa[a],
+                                     n_points=_HESTON_NODES, theta=p.theta[a], xi=p.xi[a],
+                                     rho=p.rho[a], **jumps, **common)
+    if kind == "merton_european":
+        a = g["a1"]
+        return merton.european(vols=v1, jump_intensity=p.jump_intensity[a],
+                               jump_mean=p.jump_mean[a], jump_std=p.jump_std[a], **common)
+    if kind == "bs_digital":
+        return bs.digital(vols=v1, cash=g["cash"], **common)
+    corr = jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)
+    if kind == "margrabe":
+        return margrabe.exchange(spots1=s1, spots2=s2, vols1=v1, vols2=v2,
+                                 corr=corr[g["a1"], g["a2"]],
+                                 expiries=tau, dividends1=q1, dividends2=q2)
+    if kind == "stulz":
+        return stulz.best_worst_two(spots1=s1, spots2=s2, strikes=g["strike"], vols1=v1,
+                                    vols2=v2, corr=corr[g["a1"], g["a2"]], expiries=tau,
+                                    rates=r, dividends1=q1, dividends2=q2, is_call=g["call"],
+                                    is_max=g["is_max"])
+    raise AssertionError(kind)
+
+
+def shock_aux(positions, horizon: float) -> dict:
+    return {}
+
+
+def at_shock(terms: dict, aux: dict, s, x, s0):
+    return ()
