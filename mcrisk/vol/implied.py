@@ -46,8 +46,7 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 # Above u = 8 the asymptotic series of erfcx with 20 terms is exact to ~1e-19 (its terms fall
-# until n ~ u^2 = 64); below, the erfcx values are themselves accurate and their difference is
-# taken directly or by the Taylor series.
+# until n ~ u^2 = 64); below, the difference of erfcx values is direct or a Taylor series.
 _WING_U = 8.0
 _N_ASYMPTOTIC = 20
 # The Taylor series of erfcx(u0 - d/2) - erfcx(u0 + d/2) in d falls like (d u0 / m)^2 per odd
@@ -64,21 +63,18 @@ class ImpliedVol(NamedTuple):
     Attributes:
       vol: annualised Black vols, shape = broadcast of the inputs, their floating dtype; NaN
         exactly where `valid` is False.
-      valid: bool, same shape: the quote and its forward, strike, expiry and discount are finite
-        and positive and the price lies strictly between the intrinsic value and the upper bound
-        (discounted forward for a call, discounted strike for a put).
+      valid: bool, same shape: forward, strike, expiry, discount and price are finite, the first
+        four positive, and the price lies strictly between the intrinsic value and the upper
+        bound (the discounted forward for a call, the discounted strike for a put).
       n_invalid: int32 scalar, the number of False entries in `valid`.
-      n_unconverged: int32 scalar, the number of valid entries whose last Newton step was still
-        larger than the tolerance (1e-12 relative in float64, 3e-5 in float32).
+      n_unconverged: int32 scalar, valid entries whose last Newton step still exceeded the
+        tolerance (1e-12 relative in float64, 3e-5 in float32).
     """
 
     vol: Array
     valid: Array
     n_invalid: Array
     n_unconverged: Array
-
-
-# --- normalised Black price ----------------------------------------------------------------------
 
 
 def _erfcx_gap_asymptotic(u1: Array, d: Array) -> Array:
@@ -102,12 +98,13 @@ def _erfcx_gap_asymptotic(u1: Array, d: Array) -> Array:
     return _INV_SQRT_PI * total / u1
 
 
-def _erfcx_gap_taylor(u0: Array, d: Array) -> Array:
+def _erfcx_gap_taylor(u0: Array, d: Array, e0: Array) -> Array:
     """erfcx(u0 - d/2) - erfcx(u0 + d/2) for small d: -2 sum_{m odd} (d/2)^m E^(m)(u0) / m!.
 
-    The derivatives follow E' = 2uE - 2/sqrt(pi) and E^(n+1) = 2u E^(n) + 2n E^(n-1).
+    The derivatives follow E' = 2uE - 2/sqrt(pi) and E^(n+1) = 2u E^(n) + 2n E^(n-1), from
+    e0 = erfcx(u0).
     """
-    e_prev = erfcx(u0)
+    e_prev = e0
     e_cur = 2.0 * u0 * e_prev - 2.0 * _INV_SQRT_PI
     half2 = 0.25 * d * d
     power = 0.5 * d
@@ -120,43 +117,52 @@ def _erfcx_gap_taylor(u0: Array, d: Array) -> Array:
     return -2.0 * total
 
 
-def _log_otm(x: Array, s: Array) -> tuple[Array, Array]:
-    """ln b(x, s) and ln db/ds of the normalised out-of-the-money price, for x <= 0 and s > 0.
+def _log_otm(x: Array, s: Array) -> tuple[Array, Array, Array]:
+    """ln b(x, s), ln db/ds and ln(e^{x/2} - b) of the normalised out-of-the-money price, for
+    x <= 0 and s > 0.
 
-    db/ds = exp(-(h^2 + t^2)/2) / sqrt(2 pi) is the normalised vega.
+    db/ds = exp(-(h^2 + t^2)/2) / sqrt(2 pi) is the normalised vega. Every branch reuses the two
+    values erfcx(|u1|) and erfcx(|u2|) (erfcx(u0) in the Taylor branch), the costly part. The
+    third output is only accurate for s > sqrt(2|x|), where the solver uses it.
     """
     h = x / s
     t = 0.5 * s
     d = _SQRT2 * t
     u1 = -(h + t) / _SQRT2
+    u2 = u1 + d
     u0 = u1 + 0.5 * d
     log_scale = -0.5 * (h * h + t * t)
     wing = u1 >= _WING_U
     taylor = ~wing & (d <= _TAYLOR_D)
     direct = ~wing & ~taylor & (u1 >= -1.0)
     core = ~wing & ~taylor & ~direct
+    a1 = erfcx(jnp.abs(jnp.where(taylor, u0, u1)))
+    a2 = erfcx(jnp.abs(u2))
+
+    def erfcx_signed(u, a, inside):
+        # erfcx(-v) = 2 e^{v^2} - erfcx(v); the stand-in 0 outside keeps e^{v^2} finite.
+        v = jnp.where(inside & (u < 0), u, 0.0)
+        return jnp.where(v < 0, 2.0 * jnp.exp(v * v) - a, a)
+
+    def erfc(u, a):
+        e = a * jnp.exp(-u * u)
+        return jnp.where(u < 0, 2.0 - e, e)
+
     # Each branch sees a harmless stand-in outside its region, so no NaN leaks into gradients.
     gap_w = _erfcx_gap_asymptotic(jnp.where(wing, u1, _WING_U), jnp.where(wing, d, 1.0))
-    gap_t = _erfcx_gap_taylor(jnp.where(taylor, u0, 0.0), jnp.where(taylor, d, 0.1))
-    u1_d = jnp.where(direct, u1, 0.0)
-    gap_d = erfcx(u1_d) - erfcx(u1_d + jnp.where(direct, d, 1.0))
+    gap_t = _erfcx_gap_taylor(jnp.where(taylor, u0, 0.0), jnp.where(taylor, d, 0.1), a1)
+    gap_d = erfcx_signed(u1, a1, direct) - erfcx_signed(u2, a2, direct)
     gap = jnp.where(wing, gap_w, jnp.where(taylor, gap_t, gap_d))
-    # For u1 < -1 the first term exceeds N(sqrt 2) ~ 0.92: nothing underflows or cancels badly.
-    xc = jnp.where(core, x, 0.0)
-    sc = jnp.where(core, s, 1.0)
-    hc, tc = xc / sc, 0.5 * sc
-    b_core = jnp.exp(0.5 * xc) * ndtr(hc + tc) - jnp.exp(-0.5 * xc) * ndtr(hc - tc)
+    # For u1 < -1, N(h + t) = erfc(u1)/2 exceeds N(sqrt 2) ~ 0.92: nothing underflows or
+    # cancels badly in the plain difference.
+    up, down = jnp.exp(0.5 * x), jnp.exp(-0.5 * x)
+    b_core = 0.5 * (up * erfc(u1, a1) - down * erfc(u2, a2))
     log_b = jnp.where(core, jnp.log(jnp.where(core, b_core, 1.0)),
                       log_scale + jnp.log(jnp.where(core, 1.0, 0.5 * gap)))
-    return log_b, log_scale - _LOG_SQRT_2PI
-
-
-def _log_gap_to_max(x: Array, s: Array) -> Array:
-    """ln(e^{x/2} - b(x, s)) = ln(e^{x/2} N(-h-t) + e^{-x/2} N(h-t)), for x <= 0 and s > 0."""
-    h, t = x / s, 0.5 * s
-    # Only used above the upper tangent point, s > sqrt(2|x|), where neither term underflows
-    # before s ~ 75 (there the objective turns infinite and the bracket takes over).
-    return jnp.log(jnp.exp(0.5 * x) * ndtr(-h - t) + jnp.exp(-0.5 * x) * ndtr(h - t))
+    # e^{x/2} - b = e^{x/2} N(-h-t) + e^{-x/2} N(h-t): a sum, no cancellation near the bound.
+    to_max = 0.5 * (up * erfc(-u1, a1) + down * erfc(u2, a2))
+    log_to_max = jnp.log(jnp.where(to_max > 0, to_max, 1.0))
+    return log_b, log_scale - _LOG_SQRT_2PI, log_to_max
 
 
 def _black(f: Array, k: Array, t: Array, v: Array, phi: Array, d: Array) -> Array:
@@ -166,7 +172,7 @@ def _black(f: Array, k: Array, t: Array, v: Array, phi: Array, d: Array) -> Arra
     x = jnp.log(f / k)
     theta_x = phi * x
     x_otm = jnp.where(theta_x <= 0, theta_x, -theta_x)
-    log_b, _ = _log_otm(x_otm, jnp.where(live, s, 1.0))
+    log_b = _log_otm(x_otm, jnp.where(live, s, 1.0))[0]
     # K e^{x/2} is sqrt(F K) without overflow for large forwards and strikes.
     time_value = k * jnp.exp(log_b + 0.5 * x)
     payoff = phi * (f - k)
@@ -207,15 +213,10 @@ def black_price(forwards: ArrayLike, strikes: ArrayLike, expiries: ArrayLike, vo
     return _black(f, k, t, v, jnp.where(call, 1.0, -1.0).astype(f.dtype), d)
 
 
-# --- inversion -----------------------------------------------------------------------------------
-
-
 def _normalised(p: Array, f: Array, k: Array, t: Array, d: Array, phi: Array):
     """Validity, ln of the normalised OTM price and x <= 0 of each quote."""
-    finite = (jnp.isfinite(p) & jnp.isfinite(f) & jnp.isfinite(k) & jnp.isfinite(t)
-              & jnp.isfinite(d))
-    positive = (f > 0) & (k > 0) & (t > 0) & (d > 0)
-    ok = finite & positive
+    market = jnp.stack([f, k, t, d])
+    ok = jnp.isfinite(p) & jnp.all(jnp.isfinite(market) & (market > 0), axis=0)
     f, k, d = (jnp.where(ok, a, 1.0) for a in (f, k, d))
     undiscounted = p / d
     payoff = phi * (f - k)
@@ -231,19 +232,18 @@ def _normalised(p: Array, f: Array, k: Array, t: Array, d: Array, phi: Array):
 def _solve(log_beta: Array, x: Array) -> tuple[Array, Array]:
     """Total standard deviation s with ln b(x, s) = log_beta (x <= 0, b < e^{x/2}), and the
     relative size of the last Newton step."""
-    dtype = x.dtype
     beta = jnp.exp(log_beta)
     b_max = jnp.exp(0.5 * x)
     s_c = jnp.sqrt(-2.0 * x)
     atm = s_c == 0
-    lb_c, lv_c = _log_otm(x, jnp.where(atm, 1.0, s_c))
+    lb_c, lv_c, _ = _log_otm(x, jnp.where(atm, 1.0, s_c))
     b_c = jnp.where(atm, 0.0, jnp.exp(lb_c))
     v_c = jnp.where(atm, _INV_SQRT_2PI, jnp.exp(lv_c))
     # Tangents at the inflection point, extended to b = 0 and to b = b_max, split the branches.
     s_l = jnp.maximum(s_c - b_c / v_c, 0.0)
     s_u = s_c + (b_max - b_c) / v_c
     # One stacked evaluation for both ends keeps the compiled kernel small.
-    lb_ends, _ = _log_otm(jnp.stack([x, x]), jnp.stack([jnp.where(s_l > 0, s_l, 1.0), s_u]))
+    lb_ends = _log_otm(jnp.stack([x, x]), jnp.stack([jnp.where(s_l > 0, s_l, 1.0), s_u]))[0]
     b_l = jnp.where(s_l > 0, jnp.exp(lb_ends[0]), 0.0)
     b_u = jnp.exp(lb_ends[1])
     low = beta < b_l
@@ -260,22 +260,22 @@ def _solve(log_beta: Array, x: Array) -> tuple[Array, Array]:
     s_low = jnp.clip(s_low, 0.0, s_l)
     s_low = jnp.where(s_low > 0, s_low, 0.5 * s_l)
     s_mid = jnp.clip(s_c + (beta - b_c) / v_c, s_l, s_u)
-    # Upper: e^{x/2} - b ~ (e^{x/2} + e^{-x/2}) N(-s/2) once s >> |x| / s.
+    # Upper: e^{x/2} - b ~ (e^{x/2} + e^{-x/2}) N(-s/2) once s^2 >> |x|.
     gap = jnp.where(high, b_max - beta, 0.5)
     s_high = jnp.maximum(-2.0 * ndtri(gap / (b_max + jnp.exp(-0.5 * x))), s_u)
     s0 = jnp.where(low, s_low, jnp.where(mid, s_mid, s_high))
     lo = jnp.where(low, 0.0, jnp.where(mid, s_l, s_u))
-    hi = jnp.where(low, s_l, jnp.where(mid, s_u, jnp.inf)).astype(dtype)
+    hi = jnp.where(low, s_l, jnp.where(mid, s_u, jnp.inf)).astype(x.dtype)
 
     target_low = 1.0 / jnp.sqrt(-2.0 * log_beta)
     log_gap_target = jnp.log(jnp.where(high, b_max - beta, 1.0)) - 0.5 * x
     target_high = jnp.sqrt(-2.0 * jnp.where(high, log_gap_target, -1.0))
 
     def objective(s):
-        lb, lv = _log_otm(x, s)
+        lb, lv, lg = _log_otm(x, s)
         g_low = 1.0 / jnp.sqrt(-2.0 * lb)
         dg_low = g_low**3 * jnp.exp(lv - lb)
-        lg = jnp.where(high, _log_gap_to_max(x, s), -1.0) - 0.5 * x
+        lg = jnp.where(high, lg, -1.0) - 0.5 * x
         g_high = jnp.sqrt(-2.0 * jnp.where(lg < 0, lg, -1.0))
         dg_high = jnp.exp(lv - lg - 0.5 * x) / g_high
         r = jnp.where(low, g_low - target_low,
@@ -295,8 +295,7 @@ def _solve(log_beta: Array, x: Array) -> tuple[Array, Array]:
         s_new = jnp.where(r == 0, s, jnp.where(inside, newton, bisect))
         return s_new, lo, hi, jnp.abs(s_new - s) / s_new
 
-    init = (s0, lo, hi, jnp.ones_like(s0))
-    s, _, _, last = jax.lax.fori_loop(0, _N_ITER, step, init)
+    s, _, _, last = jax.lax.fori_loop(0, _N_ITER, step, (s0, lo, hi, jnp.ones_like(s0)))
     return s, last
 
 
@@ -391,7 +390,6 @@ def implied_vol(prices: ArrayLike, forwards: ArrayLike, strikes: ArrayLike, expi
 
 
 def _dtype(a) -> np.dtype | None:
-    """The dtype of an array, tracer, list or number; None for anything else."""
     if hasattr(a, "dtype"):
         return np.dtype(a.dtype)
     try:
