@@ -332,12 +332,13 @@ def _vol_jvp(primals, tangents):
 def _implied_vol(prices, forwards, strikes, expiries, is_call, discounts) -> ImpliedVol:
     p, f, k, t, d, call, dtype = _as_arrays(prices, forwards, strikes, expiries, discounts,
                                             flag=is_call)
-    vol, last = _vol(p, f, k, t, d, jnp.where(call, 1.0, -1.0).astype(dtype))
-    valid = jnp.isfinite(vol)
-    tol = _STEP_TOL[np.dtype(dtype)]
-    return ImpliedVol(vol=vol, valid=valid,
-                      n_invalid=jnp.sum(~valid, dtype=jnp.int32),
-                      n_unconverged=jnp.sum(valid & ~(last <= tol), dtype=jnp.int32))
+    phi = jnp.where(call, 1.0, -1.0).astype(dtype)
+    vol, last = _vol(p, f, k, t, d, phi)
+    # From the inputs, not from the vol: a solver failure must count as unconverged, not invalid.
+    valid = _normalised(p, f, k, t, d, phi)[0]
+    converged = (last <= _STEP_TOL[np.dtype(dtype)]) & jnp.isfinite(vol)
+    return ImpliedVol(vol=vol, valid=valid, n_invalid=jnp.sum(~valid, dtype=jnp.int32),
+                      n_unconverged=jnp.sum(valid & ~converged, dtype=jnp.int32))
 
 
 def implied_vol(prices: ArrayLike, forwards: ArrayLike, strikes: ArrayLike, expiries: ArrayLike,
