@@ -108,8 +108,9 @@ class Chain:
 
         Args:
             underlying: e.g. ``"BTC"`` (case-insensitive; ``"SOL_USDC"`` for linear options).
-            expiry: an expiry in years (matched to within one second) or a date/datetime/ISO
-                string matched against ``expiry_date``'s calendar day.
+            expiry: an expiry in years (matched to within one hour, since rows of one expiry
+                may carry timestamps a little apart) or a date/datetime/ISO string matched
+                against ``expiry_date``'s calendar day.
             is_call: True for calls only, False for puts only.
 
         Raises:
@@ -125,7 +126,7 @@ class Chain:
         if expiry is not None:
             if isinstance(expiry, (int, float, np.integer, np.floating)) \
                     and not isinstance(expiry, bool):
-                hit = np.abs(self.expiry - float(expiry)) <= 1.0 / (365.0 * 86400.0)
+                hit = np.abs(self.expiry - float(expiry)) <= 1.0 / (365.0 * 24.0)
             else:
                 try:
                     day = np.datetime64(str(expiry)[:10], "D")
@@ -145,11 +146,20 @@ class Chain:
     def by_expiry(self) -> Iterator[tuple[str, float, Chain]]:
         """Yield ``(underlying, expiry_years, quotes)`` per smile, by underlying then expiry.
 
-        Quotes of one smile are sorted by strike, calls before puts at equal strikes.
+        A smile is one underlying and one ``expiry_date`` (or one expiry in years where the
+        file gave years). Its rows' times to expiry differ where their timestamps do (by
+        seconds, in an exchange snapshot); ``expiry_years`` is their mean. Quotes of one smile
+        are sorted by strike, calls before puts at equal strikes.
         """
-        keys = sorted(set(zip(self.underlying.tolist(), self.expiry.tolist())))
-        for und, t in keys:
-            idx = np.flatnonzero((self.underlying == und) & (self.expiry == t))
+        when = [str(d) if not np.isnat(d) else repr(t)
+                for d, t in zip(self.expiry_date, self.expiry.tolist())]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, key in enumerate(zip(self.underlying.tolist(), when)):
+            groups.setdefault(key, []).append(i)
+        smiles = sorted((und, float(np.mean(self.expiry[idx])), idx)
+                        for (und, _), idx in groups.items())
+        for und, t, idx in smiles:
+            idx = np.asarray(idx)
             idx = idx[np.lexsort((~self.is_call[idx], self.strike[idx]))]
             yield und, t, self.take(idx)
 

@@ -134,8 +134,8 @@ def read_chain(source: Any, *, valuation_date: Any = None, rate: float | None = 
     if valuation is not None and "time" in cols:
         notes.append(f"valuation_date {valuation.isoformat()} used instead of column "
                      f"{cols['time'][0]!r}")
-    if valuation is None and "time" not in cols and (deribit_mode or not all(
-            not rows.is_date(v) for v in cols["expiry"][1])):
+    if valuation is None and "time" not in cols and (
+            deribit_mode or any(rows.is_date(v) for v in cols["expiry"][1])):
         raise ConfigError(f"{field}.valuation_date", None, "a 'timestamp' or 'valuation_time' "
                           f"column in {where} or the valuation_date argument (expiries are "
                           "dates, so a valuation time is needed)")
@@ -160,6 +160,11 @@ def read_chain(source: Any, *, valuation_date: Any = None, rate: float | None = 
         else:
             records.append(rec)
     records = rows.drop_duplicates(records, rejected)
+    stamps = sorted({r["valued_at"] for r in records if r["valued_at"] is not None})
+    if len(stamps) > 1:
+        notes.append(f"timestamps span {(stamps[-1] - stamps[0]).total_seconds():g} s ("
+                     f"{stamps[0].isoformat()} to {stamps[-1].isoformat()}); each row's time "
+                     "to expiry runs from its own timestamp")
     rejected.sort()
     if ctx["coin"]:
         notes.append("prices of " + ", ".join(sorted(ctx["coin"])) + " read in the coin and "

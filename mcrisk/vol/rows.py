@@ -127,6 +127,7 @@ def check_row(i: int, ctx: dict) -> tuple[dict | None, str, list[str]]:
         name = ctx["cols"]["instrument"][1][i] if ctx["deribit"] else "?"
         return None, str(name), problems
     und, name, when, years, strike, is_call, linear = ident
+    now = None
     if years is None:
         now = ctx["valuation"]
         if now is None:
@@ -150,10 +151,12 @@ def check_row(i: int, ctx: dict) -> tuple[dict | None, str, list[str]]:
         return None, name, problems
     coin = ctx["price_unit"] == "coin" or (ctx["price_unit"] == "auto" and ctx["deribit"]
                                            and not linear)
-    rec = dict(underlying=und, instrument=name, expiry=years, strike=strike, is_call=is_call,
-               forward=forward, rate=rate, discount=math.exp(-rate * years),
-               row=i, expiry_date=np.datetime64(when.replace(tzinfo=None), "s")
-               if when is not None else np.datetime64("NaT", "s"))
+    expiry_date = (np.datetime64(when.replace(tzinfo=None), "s") if when is not None
+                   else np.datetime64("NaT", "s"))
+    rec = dict(underlying=und, instrument=name, expiry=years, expiry_date=expiry_date,
+               strike=strike, is_call=is_call, forward=forward, rate=rate,
+               discount=math.exp(-rate * years), row=i,
+               valued_at=None if ctx["valuation"] else now)
     for f in PRICES + VOLS:
         x, col = raw[f], ctx["cols"].get(f, ("",))[0]
         if x is not None and x < 0:

@@ -221,3 +221,17 @@ def test_whole_file_problems_raise_config_error(tmp_path):
         read_chain(bad)
     with pytest.raises(ConfigError, match="ending in .csv or .parquet"):
         read_chain(tmp_path / "chain.xlsx")
+
+
+def test_rows_of_one_expiry_with_different_timestamps_form_one_smile():
+    frame = _deribit([("BTC-27DEC24-110000-C", 0.01), ("BTC-27DEC24-90000-P", 0.01),
+                      ("BTC-3JAN25-100000-C", 0.02)])
+    frame["timestamp"] = [NOW_MS, NOW_MS + 30_000, NOW_MS]
+    chain = read_chain(frame)
+    np.testing.assert_allclose(chain.expiry[:2], [(166 * 3600) / (8760 * 3600),
+                                                  (166 * 3600 - 30) / (8760 * 3600)], rtol=1e-14)
+    smiles = [(und, t, s.strike.tolist()) for und, t, s in chain.by_expiry()]
+    assert smiles == [("BTC", float(np.mean(chain.expiry[:2])), [90000.0, 110000.0]),
+                      ("BTC", chain.expiry[2], [100000.0])]
+    assert len(chain.select(expiry=float(chain.expiry[1]))) == 2
+    assert any("timestamps span 30 s" in n for n in chain.notes)
