@@ -33,8 +33,8 @@ class Rejection(NamedTuple):
 
     Attributes:
         row: 0-based index of the data row (the first row after a CSV header is 0).
-        instrument: the instrument name, or ``"<underlying> <expiry> <strike> <C|P>"`` built from
-            the generic columns, or ``"?"`` where even those did not parse.
+        instrument: the instrument name, or ``"<underlying> <expiry> <strike> <type>"`` built
+            from the generic columns (as written where they did not parse).
         reason: every problem found on the row, naming the field and its value, ``"; "``-joined.
     """
 

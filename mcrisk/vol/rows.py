@@ -121,11 +121,18 @@ def _identity(i: int, ctx: dict, problems: list[str]) -> tuple | None:
 
 
 def check_row(i: int, ctx: dict) -> tuple[dict | None, str, list[str]]:
+    """Check row `i`: ``(record or None, instrument label, problems)``.
+
+    The record holds the `Chain` fields of the row, converted to the quote currency and to
+    fractional vols; it is None when there is any problem.
+    """
     problems: list[str] = []
     ident = _identity(i, ctx, problems)
     if ident is None:
-        name = ctx["cols"]["instrument"][1][i] if ctx["deribit"] else "?"
-        return None, str(name), problems
+        if ctx["deribit"]:
+            return None, str(ctx["cols"]["instrument"][1][i]), problems
+        cells = (ctx["cols"][f][1][i] for f in ("underlying", "expiry", "strike", "option_type"))
+        return None, " ".join(str(c).strip() for c in cells), problems
     und, name, when, years, strike, is_call, linear = ident
     now = None
     if years is None:

@@ -150,6 +150,9 @@ def test_each_rejection_reason_is_reported_and_other_rows_kept():
     assert sorted(reasons) == list(range(2, n)) + [n, n + 1, n + 3]
     for k, (_, fragment) in enumerate(BAD):
         assert fragment in reasons[2 + k], (fragment, reasons[2 + k])
+    labels = {r.row: r.instrument for r in chain.rejected}
+    assert labels[2] == "BTC 0.25  C" and labels[7] == "BTC 0.25 100.0 X"
+    assert labels[9] == "BTC 0.25y 100 C"
     assert reasons[n] == reasons[n + 1] == (f"duplicate: rows {n}, {n + 1} quote the same "
                                             "option differently; none is used")
     assert reasons[n + 3].startswith(f"duplicate: repeats row {n + 2} exactly")
