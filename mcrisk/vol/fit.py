@@ -13,7 +13,8 @@ reported, not prevented; `mcrisk.vol.ssvi` gives a surface free of both by const
 
 The starting point is a coarse grid on ``(m, sigma)`` with the weighted linear least squares
 for ``(a, b rho, b)`` at each node (the Zeliade quasi-explicit reduction), projected into the
-admissible region; optax L-BFGS (or Adam) then refines all five parameters.
+admissible region; optax L-BFGS with a backtracking line search (or Adam) then refines all
+five parameters in an unconstrained space (softplus/tanh maps).
 """
 
 from __future__ import annotations
@@ -278,6 +279,7 @@ def fit_svi(k: ArrayLike, expiries: ArrayLike, vols: ArrayLike, weights: ArrayLi
     where = ", ".join(f"T={x:g}" for x in q.expiries)
     check_finite(p._asdict(), "fit_svi.params", f"slices {where}; check the quotes")
     check_finite(rmse, "fit_svi.rmse_vol_points", f"slices {where}")
+    check_finite(history, "fit_svi.loss_history", f"slices {where}")
     report = arbitrage_report(p, t, half_widths=half, n_grid=n_grid, tol=tol)
     return SviFit(p, t, rmse, kept, history, report)
 

@@ -222,6 +222,7 @@ def fit_ssvi(k: ArrayLike, expiries: ArrayLike, vols: ArrayLike, weights: ArrayL
                                                                   q.weights)))
     check_finite(p._asdict(), "fit_ssvi.params", "check the quotes")
     check_finite(rmse, "fit_ssvi.rmse_vol_points")
+    check_finite(history, "fit_ssvi.loss_history")
     half = np.maximum(1.5 * np.sqrt(q.expiries), np.max(np.abs(q.k), axis=1)).astype(q.k.dtype)
     report = arbitrage_report(slices(p, p.expiries), p.expiries, half_widths=half, n_grid=n_grid)
     return SsviFit(p, rmse, kept, history, report)
