@@ -77,3 +77,19 @@ def test_float32_in_float32_out():
     assert fit.arbitrage.g_min.dtype == np.float32
     p = SviParams(*(np.float32(x) for x in (0.04, 0.1, -0.3, 0.0, 0.2)))
     assert density(p, np.linspace(-1, 1, 5, dtype=np.float32)).dtype == np.float32
+
+
+def test_every_ssvi_parameter_vector_is_arbitrage_free():
+    # The unconstrained vector the optimizer moves maps into the no-arbitrage region
+    # (Gatheral & Jacquier 2014, Theorems 4.1 and 4.2), checked on g and w directly.
+    from mcrisk.vol.ssvi import _unpack
+
+    expiries = np.array([7, 30, 91, 365]) / 365.0
+    grid_t = np.geomspace(1 / 365, 3.0, 25)
+    rng = np.random.default_rng(11)
+    for x in rng.normal(0.0, 2.0, (6, 3 + expiries.size)):
+        p = _unpack(x, expiries)
+        assert float(p.eta) * (1 + abs(float(p.rho))) <= 2.0 and 0.0 < float(p.gamma) <= 0.5
+        report = arbitrage_report(ssvi.slices(p, grid_t), grid_t,
+                                  half_widths=np.full(grid_t.size, 3.0))
+        assert report.ok, report.lines()
