@@ -1,0 +1,1 @@
+"""Implied volatility, option quotes and smile surfaces."""
