@@ -44,10 +44,20 @@ class Prepared:
     devices: int  # each chunk is split over this many local devices
 
 
-def ensure_dtype(dtype: str) -> None:
-    """float64 needs x64; switch it on (before use) rather than silently computing in f32."""
+def use_dtype(dtype: str) -> None:
+    """Enable x64 for a float64 run. Process-wide, so only the edges call it: the command
+    line (through `hardware.configure`) and the public `price`/`risk`/`stress` functions,
+    before anything is traced; `results.json` records the setting (`provenance.x64`)."""
     if dtype == "float64" and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+
+
+def require_dtype(dtype: str) -> None:
+    """Refuse float64 kernels without x64, which would silently compute in float32."""
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise RuntimeError("sim.dtype float64 needs JAX's x64 mode: call "
+                           "mcrisk.engine.use_dtype('float64') (the public mcrisk.price, "
+                           "risk and stress do) or set jax_enable_x64 before tracing")
 
 
 def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = None,
@@ -65,7 +75,7 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
     a multiple of it.
     """
     sim = problem.sim
-    ensure_dtype(sim.dtype)
+    require_dtype(sim.dtype)
     dates = [t for p in problem.positions for t in event_times(p)]
     if until is not None:
         dates = [t for t in dates if t <= until * (1 + 1e-12)]

@@ -3,18 +3,63 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from mcrisk import stats, units
 from mcrisk.config import build
-from mcrisk.engine import greeks_chunk, prepare, price_chunk, run_chunks, spot_pairs
+from mcrisk.engine import (greeks_chunk, prepare, price_chunk, run_chunks, spot_pairs,
+                           use_dtype)
 from mcrisk.errors import check_finite
 from mcrisk.instruments import conditional
 from mcrisk.progress import resolve
 
 Z95 = 1.959963984540054
+
+
+class Priced(NamedTuple):
+    """Monte Carlo prices of a problem's positions (NumPy, float64, original position order).
+
+    Greek rows: delta per asset, gamma per asset, vega per asset, rho, then with
+    `greeks.cross_gamma` d2V/dS_i dS_j for each pair i < j (`engine.spot_pairs` order);
+    columns: the positions per unit, then the book.
+    """
+
+    unit: np.ndarray  # (positions,) value per unit
+    unit_stderr: np.ndarray  # (positions,)
+    book_stderr: float  # of the book's value (the positions' correlation included)
+    greeks: np.ndarray | None  # (rows, positions + 1), None without `greeks.enabled`
+    greeks_stderr: np.ndarray | None  # (rows, positions + 1)
+    n_samples: int
+    n_steps: int
+
+
+def simulate_prices(problem, *, progress: Any = None) -> Priced:
+    """Values, standard errors and (with `problem.greeks.enabled`) Greeks of every position
+    of a built `Problem`; the typed core of `price`."""
+    prep = prepare(problem)
+    acc = run_chunks(prep, price_chunk, progress=progress, label="pricing")
+    se = stats.stderr(acc)
+    n_pos = len(problem.positions)
+    inv = np.empty(n_pos, np.int64)
+    inv[prep.plan.order] = np.arange(n_pos)
+    unit, unit_se = acc.mean[:n_pos][inv], se[:n_pos][inv]
+    # Spot and perpetual positions are worth their value today, known without paths: exact
+    # in float64 rather than spot-times-quantity rounded in the simulation dtype.
+    m = problem.market
+    for i, p in enumerate(problem.positions):
+        if p.type in ("spot", "perpetual"):
+            unit[i] = m.spots[p.assets[0]] - p.terms.get("entry_price", 0.0)
+    greeks = greeks_se = None
+    if problem.greeks.enabled:
+        gprep = prepare(problem, greeks=True)
+        kernel = partial(greeks_chunk, cross=problem.greeks.cross_gamma)
+        gacc = run_chunks(gprep, kernel, progress=progress, label="Greeks")
+        cols = np.append(inv, n_pos)
+        greeks, greeks_se = gacc.mean[:, cols], stats.stderr(gacc)[:, cols]
+    return Priced(unit=unit, unit_stderr=unit_se, book_stderr=float(se[n_pos]), greeks=greeks,
+                  greeks_stderr=greeks_se, n_samples=prep.n_samples, n_steps=prep.grid.n_steps)
 
 
 def price(cfg: Any, *, progress: Any = None) -> dict:
@@ -41,27 +86,11 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
             the position).
     """
     problem = build(cfg)
-    progress = resolve(progress, cfg)
-    prep = prepare(problem)
-    acc = run_chunks(prep, price_chunk, progress=progress, label="pricing")
-    se = stats.stderr(acc)
+    use_dtype(problem.sim.dtype)
+    pr = simulate_prices(problem, progress=resolve(progress, cfg))
+    unit, unit_se = pr.unit, pr.unit_stderr
     n_pos = len(problem.positions)
-    inv = np.empty(n_pos, np.int64)
-    inv[prep.plan.order] = np.arange(n_pos)
-    unit, unit_se = acc.mean[:n_pos][inv], se[:n_pos][inv]
-    # Spot and perpetual positions are worth their value today, known without paths: exact
-    # in float64 rather than spot-times-quantity rounded in the simulation dtype.
-    m = problem.market
-    for i, p in enumerate(problem.positions):
-        if p.type in ("spot", "perpetual"):
-            unit[i] = m.spots[p.assets[0]] - p.terms.get("entry_price", 0.0)
-
-    greeks = None
-    if problem.greeks.enabled:
-        gprep = prepare(problem, greeks=True)
-        kernel = partial(greeks_chunk, cross=problem.greeks.cross_gamma)
-        gacc = run_chunks(gprep, kernel, progress=progress, label="Greeks")
-        greeks = (gacc.mean, stats.stderr(gacc), inv)
+    greeks = (pr.greeks, pr.greeks_stderr) if pr.greeks is not None else None
 
     assets = problem.market.assets
     positions = []
@@ -77,14 +106,14 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
         if p.venue is not None:
             entry["venue"] = p.venue
         if greeks is not None:
-            entry["greeks"] = _greeks_of(greeks, int(inv[i]), p.quantity, p.assets, assets)
+            entry["greeks"] = _greeks_of(greeks, i, p.quantity, p.assets, assets)
         check_finite(entry, f"positions[{i}]", f"position '{p.name}' ({p.type})")
         positions.append(entry)
     # The mean of the per-path book sum equals the sum of the position means; summed here in
     # float64, it is free of the simulation dtype's rounding (float32 put a 208,120,649 book
     # at 208,120,656). Its error still needs the per-path sums (the positions' correlation).
     book_value = float(sum(p["value"] for p in positions)) + 0.0
-    book_se = float(se[n_pos])
+    book_se = pr.book_stderr
     book = {"value": book_value, "stderr": book_se,
             "ci95": [book_value - Z95 * book_se, book_value + Z95 * book_se]}
     if greeks is not None:
@@ -93,8 +122,8 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     sim = problem.sim
     return check_finite({
         "task": "price", "positions": positions, "book": book, "n_paths": sim.n_paths,
-        "n_samples": prep.n_samples, "model": problem.model.name, "dtype": sim.dtype,
-        "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": prep.grid.n_steps,
+        "n_samples": pr.n_samples, "model": problem.model.name, "dtype": sim.dtype,
+        "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": pr.n_steps,
         "assets": list(assets), "corr_repaired": problem.market.corr_repaired,
         "greeks_method": greeks_method(problem) if greeks is not None else None,
         "notes": list(problem.notes), "units": dict(units.GREEKS),
@@ -135,7 +164,7 @@ def _singular_multi_asset(problem) -> bool:
 
 def _greeks_of(greeks, col: int, quantity: float, asset_ids, names) -> dict:
     """Greeks of one column (a position, or the book) scaled by the quantity."""
-    mean, se, _ = greeks
+    mean, se = greeks
     n = len(names)
     out: dict[str, Any] = {}
     for r, key in enumerate(("delta", "gamma", "vega")):

@@ -12,7 +12,7 @@ import numpy as np
 
 from mcrisk import units
 from mcrisk.config import build
-from mcrisk.engine import prepare
+from mcrisk.engine import prepare, use_dtype
 from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.progress import Tracker, resolve
@@ -49,19 +49,17 @@ def risk(cfg: Any, *, progress: Any = None,
         given), ``today`` (value per position), ``delta_gamma`` (with
         ``risk.method: delta_gamma``).
     """
-    from mcrisk.pricing import price
+    from mcrisk.pricing import simulate_prices
 
     problem = build(cfg)
+    use_dtype(problem.sim.dtype)
     progress = resolve(progress, cfg) or Tracker()
     rk = problem.risk
     names = [p.name for p in problem.positions]
     q = np.array([p.quantity for p in problem.positions])
     m = problem.market
 
-    # Today's values: closed forms where they exist, else the pricing engine.
     want_greeks = rk.method == "delta_gamma"
-    priced = price(replace(problem, greeks=replace(problem.greeks, enabled=want_greeks)),
-                   progress=progress)
     base_prep = prepare(problem)
     n_a = m.n_assets
     zero = np.zeros((1, n_a))
@@ -71,12 +69,23 @@ def risk(cfg: Any, *, progress: Any = None,
     progress.update(1, 1)
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
     closed = np.array([closed_kind(p, problem.model.name) is not None for p in problem.positions])
-    unit_mc = np.array([p["unit_price"] for p in priced["positions"]])
     # Today's value: the closed form, else the pricing engine's estimate. Losses of the
     # positions nested at the horizon use each scenario's own nested estimate instead
     # (see scenarios.py), so no estimation error is shared by every loss.
-    v0 = np.where(closed, base, unit_mc)
-    v0_se = np.where(closed, 0.0, [p["stderr"] for p in priced["positions"]])
+    v0, v0_se = base.copy(), np.zeros(len(names))
+    greeks = None
+    if want_greeks:  # delta-gamma needs every position's Greeks: the whole book
+        priced = simulate_prices(replace(problem, greeks=replace(problem.greeks, enabled=True)),
+                                 progress=progress)
+        greeks = q * priced.greeks[:, :len(names)]
+        mc = ~closed
+        v0[mc], v0_se[mc] = priced.unit[mc], priced.unit_stderr[mc]
+    elif not closed.all():  # only what no closed form values
+        mc = np.flatnonzero(~closed)
+        sub = replace(problem, positions=tuple(problem.positions[i] for i in mc),
+                      greeks=replace(problem.greeks, enabled=False))
+        priced = simulate_prices(sub, progress=progress)
+        v0[mc], v0_se[mc] = priced.unit, priced.unit_stderr
 
     dates = sorted(set(rk.dates) | {rk.horizon})
     h_idx = dates.index(rk.horizon)
@@ -148,7 +157,7 @@ def risk(cfg: Any, *, progress: Any = None,
             pr.update(np.asarray(halves[:n_valid][:, profile_dates, k], np.float64) @ q,
                       ref[:, 1 + k] @ q)
         if dg_tail is not None:
-            dg_tail.update(_delta_gamma_losses(problem, priced, np.asarray(x_h[:n_valid]),
+            dg_tail.update(_delta_gamma_losses(problem, greeks, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
         progress.update(c + 1, start + n_valid)
 
@@ -168,7 +177,7 @@ def risk(cfg: Any, *, progress: Any = None,
     # + 0.0: a short position worth 0 reports 0, not -0.
     out["today"] = {"book": float(q @ v0) + 0.0,
                     "positions": dict(zip(names, map(float, q * v0 + 0.0))),
-                    "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),
+                    "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),  # v0_se per unit
                     "method": {nm: ("closed form" if c else
                                     f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
                                     "losses use each scenario's own nested estimate"
@@ -208,6 +217,7 @@ def stress_test(cfg: Any, *, progress: Any = None) -> dict:
     """task=stress: today's values, the configured stress scenarios and the margin grid,
     all revalued in full; no scenario simulation. `progress` as in `risk`."""
     problem = build(cfg)
+    use_dtype(problem.sim.dtype)
     progress = resolve(progress, cfg) or Tracker()
     prep = prepare(problem)
     zero = np.zeros((1, problem.market.n_assets))
@@ -262,8 +272,11 @@ def _methods(problem: Problem, dp) -> dict:
     return out
 
 
-def _delta_gamma_losses(problem, priced, x_h, v_h, rk) -> np.ndarray:
+def _delta_gamma_losses(problem, greeks: np.ndarray, x_h, v_h, rk) -> np.ndarray:
+    """Losses per position from the delta, gamma and vega of each (`greeks`: rows as
+    `pricing.Priced`, columns the positions, scaled by their quantities)."""
     m = problem.market
+    n = m.n_assets
     ds = np.exp(x_h) - m.spots  # (chunk, assets)
     if problem.model.has_variance:
         dvol = np.sqrt(np.maximum(v_h, 0)) - np.sqrt(problem.model.params["v0"])
@@ -271,15 +284,8 @@ def _delta_gamma_losses(problem, priced, x_h, v_h, rk) -> np.ndarray:
         dvol = np.broadcast_to(rk.vol_shock, ds.shape)
     else:
         dvol = np.zeros_like(ds)
-    out = np.zeros((ds.shape[0], len(problem.positions)))
-    for i, p in enumerate(priced["positions"]):
-        g = p["greeks"]
-        for name in g["delta"]:
-            a = m.index(name)
-            dv = (g["delta"][name] * ds[:, a] + 0.5 * g["gamma"][name] * ds[:, a] ** 2
-                  + g["vega"][name] * dvol[:, a])
-            out[:, i] -= dv
-    return out
+    delta, gamma, vega = greeks[:n], greeks[n:2 * n], greeks[2 * n:3 * n]  # (assets, positions)
+    return -(ds @ delta + 0.5 * (ds ** 2) @ gamma + dvol @ vega)
 
 
 def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[dict]:
