@@ -19,6 +19,46 @@ FIELD = "quotes"
 KEYS = ("path", "underlyings", "valuation_date", "rate", "price_unit", "iv_unit", "method")
 CURVE_POINTS = 81
 
+_Q, _S, _E = "quotes.", "surface.<underlying>.", "surface.<underlying>.expiries[]."
+# What each key of its results.json means (docs/results.md is rendered from this).
+FIELDS = [
+    ("task", "`calibrate`"),
+    (_Q + "path", "the chain file read"),
+    (_Q + "n_accepted", "quotes accepted"), (_Q + "n_rejected", "rows rejected"),
+    (_Q + "rejected_by_reason.<reason>", "rejected rows per kind of problem (a row's first "
+                                         "problem decides)"),
+    (_Q + "rejected[].row", "0-based data row of a rejected row"),
+    (_Q + "rejected[].instrument", "its instrument"),
+    (_Q + "rejected[].reason", "every problem of the row, naming the column and value"),
+    (_Q + "notes", "how the file was read: columns, units, counts"),
+    (_S + "method", "`ssvi` or `svi`"),
+    (_S + "params.<name>", "fitted parameters: SSVI `rho`, `eta`, `gamma`, `thetas` (ATM "
+                           "total variance per expiry), or SVI `a`, `b`, `rho`, `m`, `sigma` "
+                           "(one per expiry)"),
+    (_E + "expiry", "ISO expiry time (UTC), null where the file gave years"),
+    (_E + "years", "time to expiry (ACT/365)"),
+    (_E + "forward", "median forward of the expiry's quotes"),
+    (_E + "n_quotes", "quotes fitted"),
+    (_E + "rmse_vol_points", "weighted RMSE of the fitted vols, vol points"),
+    (_E + "atm_vol", "fitted vol at k = 0"),
+    (_E + "inside_bid_ask", "share of the quotes with a bid or ask vol whose fitted vol lies "
+                            "within them (null if none has)"),
+    (_E + "svi.<name>", "the raw SVI slice `a`, `b`, `rho`, `m`, `sigma`"),
+    (_E + "butterfly_min_g", "minimum of Durrleman's g on the report grid"),
+    (_E + "butterfly_ok", "no butterfly arbitrage (g >= 0)"),
+    (_E + "curve.<name>", "`k` grid over the quoted range, fitted `vol` and `density` of "
+                          "ln(S_T/F) on it"),
+    (_S + "calendar[].<name>", "consecutive expiries `from_years`, `to_years`, `min_dw` (least "
+                               "total-variance increase) and `ok`"),
+    (_S + "arbitrage_free", "no butterfly or calendar arbitrage on the report grid"),
+    (_S + "arbitrage", "the arbitrage report, one line per expiry and pair"),
+    (_S + "residuals[].<name>", "per quote: `instrument`, `years`, `strike`, `k`, "
+                                "`market_vol`, `bid_vol`/`ask_vol` (null: no such side), "
+                                "`model_vol`, `residual` (model - market), `inside` (null: no "
+                                "bid or ask vol), `weight`"),
+    (_S + "notes", "where the market vols came from; expiries left out"),
+]
+
 
 def quotes_options(cfg: dict) -> dict:
     """The checked ``quotes`` section, with defaults filled in; nothing imported or read."""
