@@ -7,6 +7,7 @@ Public API (everything else is private)::
     mcrisk.to_frame(result, "positions")   # a section as a pandas DataFrame
     cfg["portfolio"] = mcrisk.load_portfolio("book.yaml")   # a book from its own file
     mcrisk.use_compile_cache()   # compiled kernels kept on disk for the next process
+    mcrisk.calibrate_surface({"quotes": {"path": "chain.csv"}}, out_dir="fit")  # vol surface
 
 JAX is imported on first use of `price`, not by ``import mcrisk``: the CLI's ``--help`` and
 ``--cfg job`` must never start a backend, and ``hardware`` settings (platform, x64) must be
@@ -36,6 +37,14 @@ def price(cfg: Any, **kwargs: Any) -> dict:
     from mcrisk.pricing import price as _price
 
     return _price(cfg, **kwargs)
+
+
+def calibrate_surface(cfg: Any, **kwargs: Any) -> dict:
+    """Fit an implied-vol surface per underlying to an option chain (``cfg["quotes"]``);
+    see `mcrisk.tasks.calibrate.calibrate_surface`."""
+    from mcrisk.tasks.calibrate import calibrate_surface as _calibrate_surface
+
+    return _calibrate_surface(cfg, **kwargs)
 
 
 def risk(cfg: Any, **kwargs: Any) -> dict:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
+
 # Keys written by the command line for every task (the Python API returns the rest).
 RUN = [
     ("notes", "list of strings: warnings and facts about the run (a repaired correlation, a "
@@ -304,7 +306,7 @@ COLLECT = [
 
 TASKS: dict[str, list[tuple[str, str]]] = {
     "price": PRICE, "risk": RISK, "stress": STRESS_TASK, "convergence": CONVERGENCE,
-    "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT,
+    "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -319,8 +321,10 @@ INTRO = {
     "verify": "`task=verify run_dir=<run>`: a finished run re-run from its saved config.",
     "collect": "`task=collect run_dir=<multirun>` / `mcrisk-collect`: a sweep's jobs in "
                "one table.",
+    "calibrate": "`task=calibrate quotes=<chain>`, `mcrisk.calibrate_surface(cfg)`: an "
+                 "option chain read and an implied-vol surface fitted per underlying.",
 }
-PLACEHOLDERS = {"level": r"0\.\d+"}
+PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 
 
 def fields(task: str) -> list[tuple[str, str]]:

@@ -39,18 +39,10 @@ class KernelSpec(NamedTuple):
 def make_params(problem: Problem, dtype: str) -> Params:
     """Problem -> JAX parameter pytree in the simulation dtype."""
     m, mod = problem.market, problem.model
-    n = m.n_assets
     f = lambda a: jnp.asarray(np.asarray(a, np.float64), dtype)  # noqa: E731
-    zeros = np.zeros(n)
-    p = mod.params
-    vols = np.sqrt(p["v0"]) if mod.has_variance else m.vols
-    ones = np.ones(n)
-    return Params(
-        spots=f(m.spots), vols=f(vols), dividends=f(m.dividends), rate=f(m.rate),
-        chol=f(corrlib.factor(m.corr)),
-        kappa=f(p.get("kappa", ones)), theta=f(p.get("theta", ones)), xi=f(p.get("xi", ones)),
-        rho=f(p.get("rho", zeros)), jump_intensity=f(p.get("jump_intensity", zeros)),
-        jump_mean=f(p.get("jump_mean", zeros)), jump_std=f(p.get("jump_std", zeros)))
+    return Params(spots=f(m.spots), vols=f(mod.base_vols(m)), dividends=f(m.dividends),
+                  rate=f(m.rate), chol=f(corrlib.factor(m.corr)),
+                  model=REGISTRY[mod.name].make_params(mod.params, f))
 
 
 def make_layout(problem: Problem, shape: BookShape) -> DrawLayout:
@@ -88,7 +80,8 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
     def body(carry, x):
         state, obs, cond, buf = carry
         normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
-        draws = step_draws(key, x["k"], spec.layout, mirror, params.jump_intensity * x["dt"],
+        draws = step_draws(key, x["k"], spec.layout, mirror,
+                           model.jump_intensity(params) * x["dt"],
                            dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)

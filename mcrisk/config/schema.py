@@ -149,6 +149,24 @@ class ModelRiskConf:
 
 
 @dataclass
+class QuotesConf:
+    """task=calibrate: the option chain to fit (see `mcrisk.vol.quotes.read_chain`).
+
+    `path`: a .csv or .parquet chain (relative to the working directory); `underlyings`:
+    which to fit (None: every one in the file); `valuation_date` and `rate` override the
+    file's timestamp and rate columns; `method`: ssvi (one arbitrage-free surface) or svi
+    (one slice per expiry)."""
+
+    path: Optional[str] = None
+    underlyings: Optional[List[str]] = None
+    valuation_date: Optional[str] = None
+    rate: Optional[float] = None
+    price_unit: str = "auto"
+    iv_unit: str = "auto"
+    method: str = "ssvi"
+
+
+@dataclass
 class Config:
     task: str = "price"
     market: MarketConf = field(default_factory=MarketConf)
@@ -161,6 +179,7 @@ class Config:
     report: ReportConf = field(default_factory=ReportConf)
     convergence: ConvergenceConf = field(default_factory=ConvergenceConf)
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
+    quotes: QuotesConf = field(default_factory=QuotesConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;

@@ -6,8 +6,9 @@ from pathlib import Path
 
 
 def register() -> None:
-    """Store the typed schema as `base_config` (conf/config.yaml lists it first) and the
-    `mcrisk.record_dir` resolver that conf/config.yaml's `hydra.output_subdir` uses."""
+    """Store the typed schema as `base_config` (conf/config.yaml lists it first), the
+    `mcrisk.record_dir` resolver that conf/config.yaml's `hydra.output_subdir` uses and the
+    `mcrisk.project` resolver of presets' data files."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
@@ -15,6 +16,14 @@ def register() -> None:
 
     ConfigStore.instance().store(name="base_config", node=Config)
     OmegaConf.register_new_resolver("mcrisk.record_dir", record_dir, replace=True)
+    OmegaConf.register_new_resolver("mcrisk.project", project_path, replace=True)
+
+
+def project_path(relative: str) -> str:
+    """``${mcrisk.project:experiments/data/x.csv}`` in a preset: a file of the source checkout
+    (the folder that holds conf/), so a preset's sample data is found from any working
+    directory. An installed wheel has no such files; the task then names the missing path."""
+    return str(Path(conf_dir()).parent / relative)
 
 
 def record_dir(output_dir: str, resume: bool) -> str | None:
@@ -53,6 +62,7 @@ def conf_dir() -> str:
 
 
 BOOK_SUFFIXES = (".yaml", ".yml")
+CHAIN_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def file_overrides(args: list[str]) -> list[str]:
@@ -61,11 +71,15 @@ def file_overrides(args: list[str]) -> list[str]:
     ``portfolio=path/to/book.yaml`` (a file, not a group option; a comma list sweeps files)
     and a bare ``portfolio.file=...`` both become ``portfolio=from_file
     portfolio.file=...``, so the file replaces the default book instead of adding to it.
+    Likewise ``quotes=chain.csv`` (task=calibrate) becomes ``quotes.path=chain.csv``.
     Every other argument is passed through unchanged.
     """
     out, files, group_given = [], False, False
     for arg in args:
         key, eq, value = arg.partition("=")
+        if eq and key == "quotes" and value.strip().lower().endswith(CHAIN_SUFFIXES):
+            out.append(f"quotes.path={value}")
+            continue
         if eq and key == "portfolio" and value and all(
                 v.strip().endswith(BOOK_SUFFIXES) for v in value.split(",")):
             out += ["portfolio=from_file", f"portfolio.file={value}"]

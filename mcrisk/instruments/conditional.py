@@ -122,7 +122,7 @@ def sv_matrices(params, tt: dict) -> tuple[jax.Array, jax.Array]:
     member = tt["member"][tt["sv_row"]]
     hi = jax.lax.Precision.HIGHEST
     c = jnp.matmul(params.chol, params.chol.T, precision=hi)
-    r = params.rho
+    r = params.model.rho
     rb = jnp.sqrt(jnp.maximum(1.0 - r ** 2, 0.0))
     eye = jnp.eye(r.shape[0], dtype=r.dtype)
     c_vv = r[:, None] * c * r[None, :] + eye * rb ** 2

@@ -174,20 +174,20 @@ def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array
     if kind == "bs_european":
         return bs.european(vols=v1, **common)
     if kind in ("heston_european", "bates_european"):
-        a = g["a1"]
+        a, h = g["a1"], p.model
         # 1024 nodes: within 1.1e-9 of spot in float64 (2.5e-6 in float32) over the grid of
         # mcrisk.analytic.heston, vol 1% with vol of variance 3 included; memory is
         # (scenarios x 128) per position for the body, plus ~290 tail nodes.
-        jumps = (dict(jump_intensity=p.jump_intensity[a], jump_mean=p.jump_mean[a],
-                      jump_std=p.jump_std[a]) if kind == "bates_european"
+        jumps = (dict(jump_intensity=h.jump_intensity[a], jump_mean=h.jump_mean[a],
+                      jump_std=h.jump_std[a]) if kind == "bates_european"
                  else dict(jump_intensity=0.0, jump_mean=0.0, jump_std=0.0))
-        return heston.bates_european(v0=jnp.maximum(st.v[a], 0.0), kappa=p.kappa[a],
-                                     n_points=_HESTON_NODES, theta=p.theta[a], xi=p.xi[a],
-                                     rho=p.rho[a], **jumps, **common)
+        return heston.bates_european(v0=jnp.maximum(st.v[a], 0.0), kappa=h.kappa[a],
+                                     n_points=_HESTON_NODES, theta=h.theta[a], xi=h.xi[a],
+                                     rho=h.rho[a], **jumps, **common)
     if kind == "merton_european":
-        a = g["a1"]
-        return merton.european(vols=v1, jump_intensity=p.jump_intensity[a],
-                               jump_mean=p.jump_mean[a], jump_std=p.jump_std[a], **common)
+        a, j = g["a1"], p.model
+        return merton.european(vols=v1, jump_intensity=j.jump_intensity[a],
+                               jump_mean=j.jump_mean[a], jump_std=j.jump_std[a], **common)
     if kind == "bs_digital":
         return bs.digital(vols=v1, cash=g["cash"], **common)
     corr = jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)

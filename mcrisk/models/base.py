@@ -1,24 +1,34 @@
 """Model interface: dynamics only. A model never touches keys; the caller supplies draws.
 
-Each model module exposes ``init(params) -> State`` and
-``step(params, state, dt, draws) -> State`` for one path; the simulator vmaps over paths
-and scans over steps.
+Each model module (registered in `mcrisk.models.REGISTRY`) exposes:
+
+* ``NAMES``: its parameters in the config's ``model:`` block; ``VARIANCE``, ``JUMPS``: whether
+  it carries a variance state and jumps (which draws a step needs);
+* ``make_params(params, cast)``: its own parameter pytree from the config's per-asset arrays;
+* ``jump_intensity(params)``: (assets,) jump intensities (zero without jumps);
+* ``init(params) -> State`` and ``step(params, state, dt, draws) -> State`` for one path (the
+  simulator vmaps over paths and scans over steps);
+* ``last_step(params, state, dt, draws) -> (mean, var)``: the law of each new log spot given
+  the step's start and everything drawn but the asset's own diffusive normal (the Greeks
+  kernel's conditioning).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 
 class Params(NamedTuple):
-    """Differentiable market and model parameters (every array has shape (assets,)).
+    """Differentiable market parameters (every array has shape (assets,)) and the model's own.
 
     ``vols`` is the instantaneous volatility the vega refers to: sigma for gbm/merton and
     sqrt(v0) for heston/bates. ``growth`` is the expected growth rate of the spot under the
-    simulation measure, None meaning risk-neutral (rate - dividends).
+    simulation measure, None meaning risk-neutral (rate - dividends). ``model`` is the
+    model's own parameter pytree (`GbmParams`, `HestonParams`, `MertonParams`,
+    `BatesParams`), built by the model module's `make_params`.
     """
 
     spots: jax.Array
@@ -26,13 +36,7 @@ class Params(NamedTuple):
     dividends: jax.Array
     rate: jax.Array  # scalar
     chol: jax.Array  # (assets, assets) lower Cholesky factor of the correlation
-    kappa: jax.Array
-    theta: jax.Array
-    xi: jax.Array
-    rho: jax.Array
-    jump_intensity: jax.Array
-    jump_mean: jax.Array
-    jump_std: jax.Array
+    model: Any
     growth: jax.Array | None = None
 
 
@@ -52,11 +56,12 @@ def correlate(p: Params, z: jax.Array) -> jax.Array:
     return jnp.matmul(p.chol, z, precision=jax.lax.Precision.HIGHEST)
 
 
-def jump_compensator(p: Params) -> jax.Array:
-    """lambda * E[e^J - 1]: the drift that keeps e^{-(mu)t} S_t a martingale with jumps."""
-    return p.jump_intensity * jnp.expm1(p.jump_mean + 0.5 * p.jump_std ** 2)
+def jump_compensator(jp) -> jax.Array:
+    """lambda * E[e^J - 1]: the drift that keeps e^{-(mu)t} S_t a martingale with jumps
+    (`jp`: model parameters with jump_intensity, jump_mean, jump_std)."""
+    return jp.jump_intensity * jnp.expm1(jp.jump_mean + 0.5 * jp.jump_std ** 2)
 
 
-def log_jumps(p: Params, n_jumps: jax.Array, z_jump: jax.Array) -> jax.Array:
+def log_jumps(jp, n_jumps: jax.Array, z_jump: jax.Array) -> jax.Array:
     """Sum of ``n_jumps`` iid normal log jumps: N mu_J + sqrt(N) sigma_J Z (exact)."""
-    return n_jumps * p.jump_mean + jnp.sqrt(n_jumps) * p.jump_std * z_jump
+    return n_jumps * jp.jump_mean + jnp.sqrt(n_jumps) * jp.jump_std * z_jump

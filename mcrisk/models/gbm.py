@@ -11,8 +11,25 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from typing import NamedTuple
+
 from mcrisk.models.base import Params, State, correlate, growth
 from mcrisk.random import Draws
+
+NAMES: tuple[str, ...] = ()
+VARIANCE, JUMPS = False, False
+
+
+class GbmParams(NamedTuple):
+    """No parameters beyond the market's."""
+
+
+def make_params(params: dict, cast) -> GbmParams:
+    return GbmParams()
+
+
+def jump_intensity(p: Params) -> jax.Array:
+    return jnp.zeros_like(p.spots)
 
 
 def init(p: Params) -> State:

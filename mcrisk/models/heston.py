@@ -23,10 +23,31 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr
 
+from typing import NamedTuple
+
 from mcrisk.models.base import Params, State, correlate, growth
 from mcrisk.random import Draws
 
 PSI_C = 1.5
+NAMES = ("v0", "kappa", "theta", "xi", "rho")
+VARIANCE, JUMPS = True, False
+
+
+class HestonParams(NamedTuple):
+    """Per-asset (assets,) arrays; v0 is the market's `vols` squared (`Params.vols`)."""
+
+    kappa: jax.Array
+    theta: jax.Array
+    xi: jax.Array
+    rho: jax.Array
+
+
+def make_params(params: dict, cast) -> HestonParams:
+    return HestonParams(*(cast(params[k]) for k in HestonParams._fields))
+
+
+def jump_intensity(p: Params) -> jax.Array:
+    return jnp.zeros_like(p.spots)
 
 
 def init(p: Params) -> State:
@@ -35,10 +56,11 @@ def init(p: Params) -> State:
 
 def qe_variance(p: Params, v: jax.Array, dt: jax.Array, zv: jax.Array):
     """One QE variance step. Returns (v_next, quad_branch, a, b2, pp, beta)."""
-    ek = jnp.exp(-p.kappa * dt)
-    m = p.theta + (v - p.theta) * ek
-    s2 = (v * p.xi ** 2 * ek * (1.0 - ek) / p.kappa
-          + p.theta * p.xi ** 2 * (1.0 - ek) ** 2 / (2.0 * p.kappa))
+    h = p.model
+    ek = jnp.exp(-h.kappa * dt)
+    m = h.theta + (v - h.theta) * ek
+    s2 = (v * h.xi ** 2 * ek * (1.0 - ek) / h.kappa
+          + h.theta * h.xi ** 2 * (1.0 - ek) ** 2 / (2.0 * h.kappa))
     psi = s2 / m ** 2
     quad = psi <= PSI_C
     # Quadratic branch (moderate psi): v' = a (b + zv)^2.
@@ -60,8 +82,9 @@ def qe_variance(p: Params, v: jax.Array, dt: jax.Array, zv: jax.Array):
 def drivers(p: Params, d: Draws) -> tuple[jax.Array, jax.Array]:
     """The variance drivers zv and the unit normals zperp independent of them (per asset)."""
     zs = correlate(p, d.z)
-    rbar = jnp.sqrt(jnp.maximum(1.0 - p.rho ** 2, 0.0))
-    return p.rho * zs + rbar * d.b, rbar * zs - p.rho * d.b
+    rho = p.model.rho
+    rbar = jnp.sqrt(jnp.maximum(1.0 - rho ** 2, 0.0))
+    return rho * zs + rbar * d.b, rbar * zs - rho * d.b
 
 
 def _central(p: Params, s: State, dt: jax.Array, d: Draws):
@@ -71,9 +94,10 @@ def _central(p: Params, s: State, dt: jax.Array, d: Draws):
     zv, zperp = drivers(p, d)
     v = s.v
     v_next, quad, a, b2, pp, beta = qe_variance(p, v, dt, zv)
-    k1 = 0.5 * dt * (p.kappa * p.rho / p.xi - 0.5) - p.rho / p.xi
-    k2 = 0.5 * dt * (p.kappa * p.rho / p.xi - 0.5) + p.rho / p.xi
-    k3 = 0.5 * dt * (1.0 - p.rho ** 2)
+    h = p.model
+    k1 = 0.5 * dt * (h.kappa * h.rho / h.xi - 0.5) - h.rho / h.xi
+    k2 = 0.5 * dt * (h.kappa * h.rho / h.xi - 0.5) + h.rho / h.xi
+    k3 = 0.5 * dt * (1.0 - h.rho ** 2)
     k4 = k3
     big_a = k2 + 0.5 * k4
     # Martingale correction (Andersen sec. 4.2); where its moment does not exist (rare:
@@ -84,7 +108,7 @@ def _central(p: Params, s: State, dt: jax.Array, d: Draws):
     ok_e = big_a < beta
     den = jnp.where(ok_e, beta - big_a, 1.0)
     k0_e = -jnp.log(pp + beta * (1.0 - pp) / den)
-    k0_plain = -p.rho * p.kappa * p.theta * dt / p.xi
+    k0_plain = -h.rho * h.kappa * h.theta * dt / h.xi
     k0 = jnp.where(quad, jnp.where(ok_q, k0_q - (k1 + 0.5 * k3) * v, k0_plain),
                    jnp.where(ok_e, k0_e - (k1 + 0.5 * k3) * v, k0_plain))
     mean = s.x + growth(p) * dt + k0 + k1 * v + k2 * v_next

@@ -270,6 +270,44 @@ def model_risk(r: Mapping) -> list[Block]:
                   "Book value, VaR and ES per model")]
 
 
+def calibrate(r: Mapping) -> list[Block]:
+    from mcrisk.report import volplots
+
+    q = r.get("quotes") or {}
+    out = [Block(f"### Quotes\n\n`{q.get('path')}`: {q.get('n_accepted')} quotes accepted, "
+                 f"{q.get('n_rejected')} rows rejected.\n\n"
+                 + (table(("rejected because", "rows"),
+                          list((q.get("rejected_by_reason") or {}).items()))
+                    if q.get("rejected") else ""))]
+    if q.get("rejected"):
+        out.append(Block("#### Rejected rows\n\n" + table(
+            ("row", "instrument", "reason"),
+            [(x["row"], x["instrument"], x["reason"]) for x in q["rejected"]], align="rll")))
+    for und, s in (r.get("surface") or {}).items():
+        params = ", ".join(f"{k} {sig(v)}" for k, v in s["params"].items()
+                           if not isinstance(v, list))
+        rows = [((e["expiry"] or "")[:10], years(e["years"]), num(e["forward"]), e["n_quotes"],
+                 pct(e["atm_vol"]), f"{e['rmse_vol_points']:.3f}",
+                 pct(e["inside_bid_ask"]), f"{e['butterfly_min_g']:.3g}",
+                 "yes" if e["butterfly_ok"] else "**no**") for e in s["expiries"]]
+        cal = [c for c in s.get("calendar") or [] if not c["ok"]]
+        text = (f"### {und}: {s['method'].upper()} surface\n\n"
+                + (f"Parameters: {params}.\n\n" if params else "")
+                + table(("expiry", "time", "forward", "quotes", "ATM vol", "RMSE (vol pts)",
+                         "inside bid/ask", "min g", "no butterfly"), rows, align="lrrrrrrrr")
+                + "\n\nCalendar: " + ("no arbitrage between consecutive expiries." if not cal
+                                       else "; ".join(f"arbitrage from {years(c['from_years'])} "
+                                                      f"to {years(c['to_years'])} (min dw "
+                                                      f"{c['min_dw']:.3g})" for c in cal) + "."))
+        out.append(Block(text, partial(volplots.smiles, und, s), f"smiles_{und}.png",
+                         f"{und} smiles: market bid/ask and the fit"))
+        out.append(Block("", partial(volplots.residuals, und, s), f"residuals_{und}.png",
+                         f"{und} fit residuals"))
+        out.append(Block("", partial(volplots.densities, und, s), f"density_{und}.png",
+                         f"{und} implied densities"))
+    return out
+
+
 TASKS: dict[str, Callable[[Mapping], list[Block]]] = {
     "price": price, "risk": risk, "stress": stress, "convergence": convergence,
-    "model_risk": model_risk}
+    "model_risk": model_risk, "calibrate": calibrate}

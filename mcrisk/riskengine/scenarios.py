@@ -107,7 +107,7 @@ def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save:
         x = inp["step"]
         normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
         draws = step_draws(key, x["k"], spec.layout, jnp.asarray(False),
-                           params.jump_intensity * x["dt"], dtype, normals)
+                           model.jump_intensity(params) * x["dt"], dtype, normals)
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)

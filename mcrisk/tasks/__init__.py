@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect")
+TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
+         "calibrate")
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -42,6 +43,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.verify import verify
 
         return verify(plain, progress=progress)
+    if task == "calibrate":
+        from mcrisk.tasks.calibrate import calibrate
+
+        return calibrate(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

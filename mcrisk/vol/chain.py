@@ -163,6 +163,11 @@ class Chain:
             idx = idx[np.lexsort((~self.is_call[idx], self.strike[idx]))]
             yield und, t, self.take(idx)
 
+    def rejection_counts(self) -> dict[str, int]:
+        """Rejected rows per kind of problem (the first problem of a row decides), most
+        frequent first."""
+        return dict(Counter(_category(r.reason) for r in self.rejected).most_common())
+
     def summary(self) -> str:
         """A few lines: quotes per underlying and expiry, rejections by reason, notes."""
         lines = [f"{self.source}: {len(self)} quotes accepted, {len(self.rejected)} rejected"]
@@ -172,10 +177,10 @@ class Chain:
             lines.append(f"  {und}: {int(sel.sum())} quotes, {ts.size} expiries from "
                          f"{ts.min() * 365:.2f} to {ts.max() * 365:.1f} days, strikes "
                          f"{self.strike[sel].min():g} to {self.strike[sel].max():g}")
-        kinds = Counter(_category(r.reason) for r in self.rejected)
+        kinds = self.rejection_counts()
         if kinds:
             lines.append("  rejected rows by first problem: "
-                         + ", ".join(f"{k} ({n})" for k, n in kinds.most_common()))
+                         + ", ".join(f"{k} ({n})" for k, n in kinds.items()))
         for r in self.rejected:
             lines.append(f"    row {r.row} {r.instrument}: {r.reason}")
         lines.extend(f"  note: {n}" for n in self.notes)

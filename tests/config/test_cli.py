@@ -34,9 +34,10 @@ def test_help_describes_mcrisk_without_importing_jax(tmp_path):
     text = out.stdout
     assert "powered by Hydra" not in text and "Powered by Hydra" not in text
     assert text.startswith("mcrisk: Monte Carlo pricing and risk")
-    for task in ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect"):
+    for task in ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
+                 "calibrate"):
         assert f"\n{task} " in text, task
-    assert "experiment: convergence, crypto_book_var" in text and "Examples:" in text
+    assert "experiment: calibrate_btc, convergence, crypto_book_var" in text and "Examples:" in text
 
 
 @pytest.mark.parametrize("task", ["price", "risk"])

@@ -65,10 +65,14 @@ def results(tmp_path_factory):
         cfg = {"task": task, "run_dir": str(job if task == "verify" else job.parent)}
         res = run(cfg)
         out[task] = stamp(res, cfg, [], 0.1)
+    cfg = {"task": "calibrate", "quotes": {"path": str(ROOT / "experiments" / "data" /
+                                                        "btc_eth_chain.csv"),
+                                           "underlyings": ["BTC"]}}
+    out["calibrate"] = stamp(run(cfg), cfg, [], 0.1)
     return out
 
 
-# One small run of each of the seven tasks: about a minute of compilation in all.
+# One small run of each of the eight tasks: about a minute of compilation in all.
 @pytest.mark.slow
 @pytest.mark.parametrize("task", list(S.TASKS))
 def test_every_key_of_a_small_run_is_described(results, task):
