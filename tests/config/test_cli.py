@@ -64,12 +64,15 @@ def test_compiled_kernels_are_kept_for_the_next_process(tmp_path):
     first = _mcrisk(*args, f"hydra.run.dir={tmp_path}/a", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     kept = sorted(p.name for p in cache.rglob("*") if p.is_file())
-    assert kept, "nothing was written to the compile cache"
-    # Same kernels in a new process: loaded from the cache, so nothing new is written.
+    assert any(n.startswith("jit_price_chunk-") for n in kept), kept
+    # Same kernels in a new process: loaded from the cache, so none is compiled and written
+    # again under another key. (A tiny eager op compiled in under the cache's 0.2 s threshold
+    # the first time may cross it under load the second time and be written then: not a miss.)
     second = _mcrisk(*args, f"hydra.run.dir={tmp_path}/b", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     new = {p.name for p in cache.rglob("*") if p.is_file()} - set(kept)
-    assert not {n for n in new if not n.endswith("-atime")}, new
+    kernels = {n.split("-")[0] for n in kept if not n.endswith("-atime")}
+    assert not {n for n in new if not n.endswith("-atime") and n.split("-")[0] in kernels}, new
     res = json.loads((tmp_path / "b" / "results.json").read_text())
     assert res["provenance"]["compile_cache"] == str(cache)
     off = _mcrisk(*args[:-1], "hardware.compile_cache=off", f"hydra.run.dir={tmp_path}/c",
