@@ -300,7 +300,9 @@ def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[d
         idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
         r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
                                    np.stack([scenarios[i].vol for i in idx]), h,
-                                   stress_paths(problem), books=q[None])
+                                   stress_paths(problem), books=q[None],
+                                   moves=stress.scenario_moves(problem, [scenarios[i]
+                                                                         for i in idx]))
         losses = r.unit_losses(base)
         for k, i in enumerate(idx):
             got[i] = (r.values[k], losses[k], r.loss_stderr[k], r.book_loss_stderr[k, 0])
@@ -351,7 +353,8 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     venue_names = sorted(set(venues))
     sel = np.array([[x == v for x in venues] for v in venue_names])
     r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
-                               books=np.vstack([q[None], q * sel]))
+                               books=np.vstack([q[None], q * sel]),
+                               moves=stress.margin_moves(problem, vol))
     progress.update(1, len(labels))
     # An unshocked point is today's book. Revalued in the grid's own call, its float32
     # closed forms round differently from today's (another batch size, another position in
@@ -393,4 +396,5 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
             "cross_venue_saving": float(sum(per_venue.values()) - req),
             "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
                      "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,
-                     "extreme_weight": grid.extreme_weight, "mode": grid.mode}}
+                     "extreme_weight": grid.extreme_weight, "mode": grid.mode,
+                     "vol_expiry_power": grid.vol_expiry_power}}
