@@ -48,6 +48,9 @@ class Revalued(NamedTuple):
     nested_loss: np.ndarray  # (points, positions): ref - value, as the mean of path differences
     loss_stderr: np.ndarray  # (points, positions): of ref - value
     book_loss_stderr: np.ndarray  # (points, books): of books @ (ref - value)
+    # (points,) bool: some surface-marked contract's shifted vol fell below MIN_VOL there
+    # (revalued at it); None without a surface.
+    surface_floored: np.ndarray | None = None
 
     def unit_losses(self, base: np.ndarray) -> np.ndarray:
         """(points, positions) loss per unit: against `base` (today's exact values) for the
@@ -123,9 +126,16 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                                                    for a in jax.device_get(out))
     exact, linear = linear_values(problem, np.asarray(spot_shocks, np.float64), horizon)
     values[:, linear] = exact[:, linear]
+    floored = None
+    if moves is not None:
+        floored = np.zeros(len(values), bool)
+        for g in date_in["groups"].values():
+            if surfvol.marked(g):
+                floored |= np.asarray(surfvol.floored_points(
+                    g, prep.params, jnp.asarray(spot_shocks, dtype), jnp.asarray(moves, dtype)))
     return Revalued(values=values, stderr=stderr, nested=np.isin(np.arange(n_pos), nested_idx),
                     ref=ref, nested_loss=loss, loss_stderr=loss_se,
-                    book_loss_stderr=book_se)
+                    book_loss_stderr=book_se, surface_floored=floored)
 
 
 @partial(jax.jit, static_argnames=("spec",))

@@ -69,7 +69,7 @@ def group_terms(problem: Problem, kind: str, g: dict) -> dict:
 
 
 def contract_vol(g: dict, x: jax.Array, lnk: jax.Array, base: jax.Array,
-                 moves: jax.Array) -> jax.Array:
+                 moves: jax.Array, floor: bool = True) -> jax.Array:
     """(contracts, 2) revaluation vols of a marked group at log spots `x` (assets,).
 
     Args:
@@ -79,6 +79,7 @@ def contract_vol(g: dict, x: jax.Array, lnk: jax.Array, base: jax.Array,
         differentiate in it).
       base: (assets,) flat vols of the assets without a surface, before any shift.
       moves: (assets, N_MOVES) dvol, skew, term, power.
+      floor: apply the `MIN_VOL` floor (False: the raw shifted vol, to report floors).
     """
     a = jnp.stack([g["a1"], g["a2"]], axis=1)
     tau = jnp.broadcast_to(g["tau"][:, None], a.shape)
@@ -91,7 +92,18 @@ def contract_vol(g: dict, x: jax.Array, lnk: jax.Array, base: jax.Array,
     mv = moves[a]  # (contracts, 2, N_MOVES)
     ratio = T_REF / jnp.maximum(tau, T_MIN)
     shift = mv[..., 0] * ratio ** mv[..., 3] + mv[..., 1] * k + mv[..., 2] * jnp.sqrt(ratio)
-    return jnp.maximum(own + shift, MIN_VOL)
+    return jnp.maximum(own + shift, MIN_VOL) if floor else own + shift
+
+
+@jax.jit
+def floored_points(g: dict, p, spot_shocks: jax.Array, moves: jax.Array) -> jax.Array:
+    """(points,) bool: a contract of the marked group `g` has its shifted vol below
+    `MIN_VOL` at the stress point (spots moved at once by `spot_shocks`)."""
+    def one(shock, mv):
+        x = jnp.log(p.spots * (1.0 + shock))
+        return jnp.any(contract_vol(g, x, g["sv_lnk"], p.vols, mv, floor=False) < MIN_VOL)
+
+    return jax.vmap(one)(spot_shocks, moves)
 
 
 def scenario_moves(st, p, vols: jax.Array) -> jax.Array:

@@ -67,9 +67,7 @@ def test_flat_surface_gives_the_flat_vol_risk_stress_and_margin(tmp_path):
                                  thetas=[VOL ** 2 * 0.1, VOL ** 2 * 1.0]))
     book = [dict(PUT, quantity=-3.0),
             dict(name="dig", type="digital", asset="A", option="call", strike=110.0,
-                 expiry=0.4, cash=10.0, quantity=5.0),
-            dict(name="bar", type="barrier", asset="A", option="put", strike=95.0,
-                 barrier=75.0, barrier_type="down-and-out", expiry=0.5, quantity=-2.0)]
+                 expiry=0.4, cash=10.0, quantity=5.0)]
     risk = dict(stress=[dict(name="crash", spot={"A": -25}, vol={"A": 15})],
                 margin=dict(spot_range=0.2, spot_steps=3, vol_shift=0.1, extreme_multiple=0))
     a = mcrisk.risk(_cfg(book, **risk))
@@ -234,3 +232,25 @@ def test_vega_by_expiry_bucket_is_the_black_scholes_vega_at_the_contract_vol(tmp
         assert sum(abs(v) for b, v in got.items() if b != want[p["name"]]) == 0.0
     assert vb["book"]["7-30d"] == pytest.approx(vega(short), rel=1e-9)
     assert vb["not_marked"] == ["s"]
+
+
+def test_contract_vol_floor_is_reported_never_silent(tmp_path):
+    f = _write(tmp_path, SURF)
+    short = dict(PUT, expiry=3 / 365)
+    # (30 / 3)^0.5 x 30 points down takes a ~60% vol below the 1-point floor.
+    res = mcrisk.stress(_cfg([short], dict(file=f), margin=dict(
+        spot_range=0.1, spot_steps=3, vol_shift=0.3, extreme_multiple=0,
+        vol_expiry_power=0.5)))
+    m = res["margin"]
+    down = [i for i, pt in enumerate(m["points"]) if pt["vol"] < 0]
+    assert m["vol_floored_points"] == down
+    assert any("surface-marked contract" in n for n in m["notes"])
+    t, k = short["expiry"], short["strike"]
+    base = bs(S0, k, t, ssvi_vol(np.log(k / (S0 * np.exp(R * t))), t), False)
+    for i in down:
+        pt = m["points"][i]
+        exact = base - bs(S0 * (1 + pt["spot"]), k, t, 0.01, False)
+        assert pt["loss"] == pytest.approx(exact, rel=1e-9, abs=1e-12)
+    with pytest.raises(ConfigError, match=r"risk.stress\[0\]"):
+        mcrisk.stress(_cfg([short], dict(file=f),
+                           stress=[dict(name="flatten", vol={"A": -5}, term={"A": -40})]))
