@@ -125,6 +125,10 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
         from mcrisk.riskengine.vega import surface_vega
 
         extra["vega_by_expiry"] = surface_vega(problem)
+        extra["notes"] = list(problem.notes) + [
+            "market.surface: task=price values every position by Monte Carlo at the flat "
+            "market.vol; the surface enters vega_by_expiry only (risk and stress mark the "
+            "closed forms on it)"]
     return check_finite({
         "task": "price", "positions": positions, "book": book, "n_paths": sim.n_paths,
         "n_samples": pr.n_samples, "model": problem.model.name, "dtype": sim.dtype,

@@ -181,6 +181,8 @@ class SurfaceSet:
         expiries, thetas: (assets, knots) ATM total-variance knots; knots past an asset's
             last are padded along its flat-ATM-vol ray (theta_n T / T_n), which leaves the
             interpolation unchanged.
+        vega_buckets: increasing edges in days of the expiry buckets of `task=price`'s
+            ``vega_by_expiry``.
     """
 
     dynamics: str
@@ -190,6 +192,7 @@ class SurfaceSet:
     gamma: np.ndarray
     expiries: np.ndarray
     thetas: np.ndarray
+    vega_buckets: tuple[float, ...] = (7.0, 30.0, 90.0, 180.0)
 
 
 @dataclass(frozen=True)

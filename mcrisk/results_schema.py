@@ -111,7 +111,8 @@ PRICE = FACTS + [
                          "`vega`, `rho`, `cross_gamma`): Greeks per 1.00 of their input "
                          "(`mcrisk.units`)"),
     ("vega_by_expiry.buckets", "only with `market.surface`: labels of the expiry buckets "
-                               "(`<=7d`, `7-30d`, `30-90d`, `90-180d`, `>180d`, days to expiry)"),
+                               "(days to expiry; edges `market.surface.vega_buckets`, "
+                               "default `<=7d`, `7-30d`, `30-90d`, `90-180d`, `>180d`)"),
     ("vega_by_expiry.book.<bucket>", "the book's vega per 1.00 of vol in the bucket: d value / "
                                      "d parallel shift of each contract's own surface vol, "
                                      "analytic from the closed forms (not the Monte Carlo "

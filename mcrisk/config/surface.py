@@ -32,7 +32,7 @@ from mcrisk.problem import Market, Model, SurfaceSet
 
 DYNAMICS = ("sticky_strike", "sticky_moneyness")
 KEYS = ("quotes", "file", "underlyings", "method", "valuation_date", "rate", "dynamics",
-        "price_unit", "iv_unit")
+        "price_unit", "iv_unit", "vega_buckets")
 F = "market.surface"
 
 
@@ -51,6 +51,12 @@ def build_surface(raw: Any, market: Market, model: Model, notes: list[str]) -> S
     dynamics = E.choice(f"{F}.dynamics", raw.get("dynamics", DYNAMICS[0]), DYNAMICS)
     method = E.choice(f"{F}.method", raw.get("method", "ssvi"), ("ssvi",))
     names = _underlyings(raw.get("underlyings"), market)
+    edges = tuple(E.number(f"{F}.vega_buckets[{i}]", x, lo=0.0, lo_open=True)
+                  for i, x in enumerate(E.sequence(f"{F}.vega_buckets",
+                                                   raw.get("vega_buckets", [7, 30, 90, 180]),
+                                                   min_length=1, what="a list of days")))
+    if any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ConfigError(f"{F}.vega_buckets", list(edges), "strictly increasing days")
     if raw.get("quotes") is not None:
         found = _fit(raw, names, method, notes)
     else:
@@ -81,7 +87,7 @@ def build_surface(raw: Any, market: Market, model: Model, notes: list[str]) -> S
     notes.append(f"{F}: closed forms mark each contract at its own strike and expiry "
                  f"({dynamics}); Monte Carlo-valued positions keep the flat market.vol")
     return SurfaceSet(dynamics=dynamics, has=has, rho=rho, eta=eta, gamma=gamma,
-                      expiries=ts, thetas=ths)
+                      expiries=ts, thetas=ths, vega_buckets=edges)
 
 
 def _underlyings(raw: Any, market: Market) -> dict[int, str]:

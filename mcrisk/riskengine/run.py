@@ -13,7 +13,7 @@ import numpy as np
 from mcrisk import units
 from mcrisk.config import build
 from mcrisk.engine import prepare, use_dtype
-from mcrisk.errors import ConfigError, NonFiniteError, check_finite
+from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.progress import Tracker, resolve
 from mcrisk.riskengine import attribution, stress
@@ -303,10 +303,7 @@ def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[d
                                    stress_paths(problem), books=q[None],
                                    moves=stress.scenario_moves(problem, [scenarios[i]
                                                                          for i in idx]))
-        if r.surface_floored is not None and r.surface_floored.any():
-            i = idx[int(np.argmax(r.surface_floored))]
-            raise ConfigError(f"risk.stress[{i}]", scenarios[i].name, "surface moves leaving "
-                              f"every surface-marked contract's vol >= {MIN_VOL:g}")
+        stress.check_surface_floor(r, idx, scenarios)
         losses = r.unit_losses(base)
         for k, i in enumerate(idx):
             got[i] = (r.values[k], losses[k], r.loss_stderr[k], r.book_loss_stderr[k, 0])
@@ -386,12 +383,7 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
               for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0])]
     floored = stress.floored_points(problem, vol)
     notes = []
-    any_floored = floored.any(axis=1)
-    if r.surface_floored is not None and r.surface_floored.any():
-        any_floored = any_floored | r.surface_floored
-        notes.append(f"margin: the vol moves leave some surface-marked contract's vol below "
-                     f"{MIN_VOL:g} at grid points {np.flatnonzero(r.surface_floored).tolist()};"
-                     f" revalued at vol {MIN_VOL:g} there")
+    any_floored = floored.any(axis=1) | stress.surface_floor_notes(r, notes)
     for a in np.flatnonzero(floored.any(axis=0)):
         idx = np.flatnonzero(floored[:, a]).tolist()
         notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "

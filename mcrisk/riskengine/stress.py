@@ -20,11 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared
-from mcrisk.errors import finite_max
+from mcrisk.errors import ConfigError, finite_max
 from mcrisk.instruments import BY_NAME
 from mcrisk.instruments.book import BookShape, Obs, init_obs, payoffs
 from mcrisk.models import REGISTRY
-from mcrisk.problem import MarginGrid, Problem
+from mcrisk.problem import MIN_VOL, MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
 from mcrisk.riskengine import surfvol
 from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_samples
@@ -242,6 +242,28 @@ def margin_moves(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray | None:
     if problem.surface is None:
         return None
     return surfvol.point_moves(vol_shocks, power=problem.risk.margin.vol_expiry_power)
+
+
+def check_surface_floor(r: Revalued, idx: list[int], scenarios) -> None:
+    """Raise ConfigError naming the first stress scenario (of `idx`, the points of `r`)
+    whose surface moves take a surface-marked contract's vol below `MIN_VOL`: like a flat
+    vol shift, a stress must stay above the floor."""
+    if r.surface_floored is not None and r.surface_floored.any():
+        i = idx[int(np.argmax(r.surface_floored))]
+        raise ConfigError(f"risk.stress[{i}]", scenarios[i].name, "surface moves leaving "
+                          f"every surface-marked contract's vol >= {MIN_VOL:g}")
+
+
+def surface_floor_notes(r: Revalued, notes: list[str]) -> np.ndarray:
+    """(points,) bool: margin points where a surface-marked contract's vol was floored at
+    `MIN_VOL`, with a line added to `notes` when there are any."""
+    if r.surface_floored is None:
+        return np.zeros(len(r.values), bool)
+    if r.surface_floored.any():
+        notes.append(f"margin: the vol moves leave some surface-marked contract's vol below "
+                     f"{MIN_VOL:g} at grid points {np.flatnonzero(r.surface_floored).tolist()}"
+                     f"; revalued at vol {MIN_VOL:g} there")
+    return r.surface_floored
 
 
 def floored_points(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray:

@@ -23,18 +23,16 @@ from mcrisk.riskengine import surfvol
 from mcrisk.riskengine.revalue import (ScenarioState, closed_values, group_arrays, plan_date,
                                        valuation_grid)
 
-EDGES_DAYS = (7, 30, 90, 180)
-
-
-def bucket_labels(edges=EDGES_DAYS) -> list[str]:
+def bucket_labels(edges) -> list[str]:
     """Names of the buckets: ``<=7d``, ``7-30d``, ..., ``>180d``."""
     return ([f"<={edges[0]:g}d"] + [f"{a:g}-{b:g}d" for a, b in zip(edges[:-1], edges[1:])]
             + [f">{edges[-1]:g}d"])
 
 
-def surface_vega(problem: Problem, edges=EDGES_DAYS) -> dict | None:
-    """Vega per expiry bucket, per 1.00 of vol, of the book and each surface-marked position
-    (scaled by its quantity); None without a surface.
+def surface_vega(problem: Problem) -> dict | None:
+    """Vega per expiry bucket (edges `market.surface.vega_buckets`, in days), per 1.00 of
+    vol, of the book and each surface-marked position (scaled by its quantity); None
+    without a surface.
 
     Returns:
       ``{"buckets": labels, "book": {label: vega}, "positions": {name: {label: vega}},
@@ -42,6 +40,7 @@ def surface_vega(problem: Problem, edges=EDGES_DAYS) -> dict | None:
     """
     if problem.surface is None:
         return None
+    edges = problem.surface.vega_buckets
     prep = prepare(problem)
     dp = plan_date(problem, prep, 0.0, 4, valuation_grid(problem, [0.0]))
     groups = {k: g for k, g in dp.groups.items() if k in surfvol.KINDS}

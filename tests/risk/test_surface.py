@@ -156,6 +156,7 @@ def test_parallel_skew_term_and_expiry_scaled_moves(tmp_path):
     (dict(file="SURF", dynamics="sticky_delta"), {}, "market.surface.dynamics"),
     (dict(file="SURF", quotes="chain.csv"), {}, "market.surface"),
     (dict(file="BAD_ETA"), {}, "eta"),
+    (dict(file="SURF", vega_buckets=[30, 7]), {}, "market.surface.vega_buckets"),
     (dict(file="SURF", underlyings={"B": "A"}), {}, "market.surface.underlyings.B"),
     (None, dict(stress=[dict(name="s", skew={"A": 1})]), "risk.stress[0].skew"),
     (None, dict(margin=dict(vol_expiry_power=0.3)), "risk.margin.vol_expiry_power"),
@@ -232,6 +233,9 @@ def test_vega_by_expiry_bucket_is_the_black_scholes_vega_at_the_contract_vol(tmp
         assert sum(abs(v) for b, v in got.items() if b != want[p["name"]]) == 0.0
     assert vb["book"]["7-30d"] == pytest.approx(vega(short), rel=1e-9)
     assert vb["not_marked"] == ["s"]
+    res = mcrisk.price(_cfg([call, short], dict(file=f, vega_buckets=[10, 200])))
+    assert res["vega_by_expiry"]["book"] == pytest.approx(
+        {"<=10d": 0.0, "10-200d": vega(short), ">200d": vega(call)}, rel=1e-9)
 
 
 def test_contract_vol_floor_is_reported_never_silent(tmp_path):
