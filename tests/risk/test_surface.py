@@ -258,3 +258,17 @@ def test_contract_vol_floor_is_reported_never_silent(tmp_path):
     with pytest.raises(ConfigError, match=r"risk.stress\[0\]"):
         mcrisk.stress(_cfg([short], dict(file=f),
                            stress=[dict(name="flatten", vol={"A": -5}, term={"A": -40})]))
+
+
+def test_calibrate_results_json_is_read_like_the_params_file(tmp_path):
+    import json
+
+    section = {"method": "ssvi", "params": {k: SURF[k] for k in ("rho", "eta", "gamma",
+                                                                 "thetas")},
+               "expiries": [{"years": t, "forward": 1.0} for t in SURF["expiries"]]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"task": "calibrate", "surface": {"a": section}}))
+    res = mcrisk.stress(_cfg([PUT], dict(file=str(path))))
+    t, k = PUT["expiry"], PUT["strike"]
+    ref = bs(S0, k, t, ssvi_vol(np.log(k / (S0 * np.exp(R * t))), t), False)
+    assert res["today"]["positions"]["put"] == pytest.approx(ref, rel=1e-9)
