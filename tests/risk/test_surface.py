@@ -233,6 +233,9 @@ def test_vega_by_expiry_bucket_is_the_black_scholes_vega_at_the_contract_vol(tmp
         assert sum(abs(v) for b, v in got.items() if b != want[p["name"]]) == 0.0
     assert vb["book"]["7-30d"] == pytest.approx(vega(short), rel=1e-9)
     assert vb["not_marked"] == ["s"]
+    from mcrisk.results_schema import undescribed
+
+    assert undescribed("price", res) == []
     res = mcrisk.price(_cfg([call, short], dict(file=f, vega_buckets=[10, 200])))
     assert res["vega_by_expiry"]["book"] == pytest.approx(
         {"<=10d": 0.0, "10-200d": vega(short), ">200d": vega(call)}, rel=1e-9)
