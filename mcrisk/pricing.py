@@ -120,13 +120,22 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
         book["greeks"] = _greeks_of(greeks, n_pos, 1.0, range(len(assets)), assets)
     check_finite(book, "book", "the book's sum over positions")
     sim = problem.sim
+    extra = {}
+    if problem.surface is not None:
+        from mcrisk.riskengine.vega import surface_vega
+
+        extra["vega_by_expiry"] = surface_vega(problem)
+        extra["notes"] = list(problem.notes) + [
+            "market.surface: task=price values every position by Monte Carlo at the flat "
+            "market.vol; the surface enters vega_by_expiry only (risk and stress mark the "
+            "closed forms on it)"]
     return check_finite({
         "task": "price", "positions": positions, "book": book, "n_paths": sim.n_paths,
         "n_samples": pr.n_samples, "model": problem.model.name, "dtype": sim.dtype,
         "seed": sim.seed, "antithetic": sim.antithetic, "n_steps": pr.n_steps,
         "assets": list(assets), "corr_repaired": problem.market.corr_repaired,
         "greeks_method": greeks_method(problem) if greeks is not None else None,
-        "notes": list(problem.notes), "units": dict(units.GREEKS),
+        "notes": list(problem.notes), "units": dict(units.GREEKS), **extra,
     })
 
 

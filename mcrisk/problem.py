@@ -166,6 +166,33 @@ class Problem:
     greeks: Greeks = Greeks()
     risk: Risk | None = None
     notes: tuple[str, ...] = ()
+    surface: SurfaceSet | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SurfaceSet:
+    """SSVI implied-vol surfaces per asset (`market.surface`), padded to one knot count.
+
+    Attributes:
+        dynamics: "sticky_strike" (a contract keeps the vol of its strike against today's
+            forward) or "sticky_moneyness" (the vol of ln(K / F) at the scenario's spot).
+        has: (assets,) bool, the asset has a surface (others keep their flat market vol).
+        rho, eta, gamma: (assets,) SSVI parameters (`mcrisk.vol.ssvi.SsviParams`).
+        expiries, thetas: (assets, knots) ATM total-variance knots; knots past an asset's
+            last are padded along its flat-ATM-vol ray (theta_n T / T_n), which leaves the
+            interpolation unchanged.
+        vega_buckets: increasing edges in days of the expiry buckets of `task=price`'s
+            ``vega_by_expiry``.
+    """
+
+    dynamics: str
+    has: np.ndarray
+    rho: np.ndarray
+    eta: np.ndarray
+    gamma: np.ndarray
+    expiries: np.ndarray
+    thetas: np.ndarray
+    vega_buckets: tuple[float, ...] = (7.0, 30.0, 90.0, 180.0)
 
 
 @dataclass(frozen=True)
@@ -177,12 +204,18 @@ class StressScenario:
         spot: (assets,) relative spot moves (-0.30 = down 30%).
         vol: (assets,) vol shifts in vol points as fractions (0.20 = +20 vol points).
         horizon: years to roll forward before revaluing (0 = instantaneous).
+        skew: (assets,) or None: vol shift per unit of log-moneyness ln(K/F) of each contract
+            marked on `market.surface` (0.02 = +2 vol points at k = 1).
+        term: (assets,) or None: vol shift at 30 days of each surface-marked contract, scaled
+            by sqrt(30 days / expiry) (a short-end move).
     """
 
     name: str
     spot: np.ndarray
     vol: np.ndarray
     horizon: float = 0.0
+    skew: np.ndarray | None = None
+    term: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +231,9 @@ class MarginGrid:
     ``extreme_multiple * spot_range`` whose loss counts at ``extreme_weight``.
     ``mode``: "joint" moves every asset by the same relative amount (correlated assets move
     together); "per_asset" scans each asset alone and adds the worst losses per asset.
+    ``vol_expiry_power`` p > 0 scales the vol shift of each contract marked on
+    ``market.surface`` by ``(30 days / max(expiry, 1 day))^p`` (Deribit's "(30/days to
+    expiration)^0.30" volatility range); 0 shifts every expiry alike.
     """
 
     spot_range: float = _MARGIN.spot_range
@@ -206,6 +242,7 @@ class MarginGrid:
     extreme_multiple: float = _MARGIN.extreme_multiple
     extreme_weight: float = _MARGIN.extreme_weight
     mode: str = _MARGIN.mode
+    vol_expiry_power: float = _MARGIN.vol_expiry_power
 
 
 @dataclass(frozen=True)

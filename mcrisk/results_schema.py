@@ -110,6 +110,17 @@ PRICE = FACTS + [
     ("units.<quantity>", "the unit of each reported quantity (`value`, `delta`, `gamma`, "
                          "`vega`, `rho`, `cross_gamma`): Greeks per 1.00 of their input "
                          "(`mcrisk.units`)"),
+    ("vega_by_expiry.buckets", "only with `market.surface`: labels of the expiry buckets "
+                               "(days to expiry; edges `market.surface.vega_buckets`, "
+                               "default `<=7d`, `7-30d`, `30-90d`, `90-180d`, `>180d`)"),
+    ("vega_by_expiry.book.<bucket>", "the book's vega per 1.00 of vol in the bucket: d value / "
+                                     "d parallel shift of each contract's own surface vol, "
+                                     "analytic from the closed forms (not the Monte Carlo "
+                                     "prices, which are at the flat `market.vol`)"),
+    ("vega_by_expiry.positions.<position>.<bucket>", "the same per surface-marked position "
+                                                     "(quantity included)"),
+    ("vega_by_expiry.not_marked", "positions without a surface vega (no Black-Scholes closed "
+                                  "form: valued by Monte Carlo at the flat vol, or linear)"),
 ]
 
 _TAIL = [
@@ -171,6 +182,8 @@ MARGIN = [
     ("margin.grid.extreme_multiple", "`risk.margin.extreme_multiple`"),
     ("margin.grid.extreme_weight", "`risk.margin.extreme_weight`"),
     ("margin.grid.mode", "`risk.margin.mode` (`joint` or `per_asset`)"),
+    ("margin.grid.vol_expiry_power", "`risk.margin.vol_expiry_power` (0: every expiry's vol "
+                                     "moves by `vol_shift`)"),
 ]
 
 _STATS = [

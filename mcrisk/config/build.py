@@ -20,6 +20,7 @@ from mcrisk.config import bookfile
 from mcrisk.config.positions import build_position, check_unique_names
 from mcrisk.config.risk import build_risk
 from mcrisk.config.schema import MarketConf, ModelConf
+from mcrisk.config.surface import build_surface
 from mcrisk.errors import ConfigError
 from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Problem, Sim
 
@@ -72,6 +73,7 @@ def build(cfg: Any) -> Problem:
     notes: list[str] = []
     market = build_market(E.required("config", cfg, "market"), notes)
     model = build_model(cfg.get("model") or {}, market, notes)
+    surface = build_surface(cfg["market"].get("surface"), market, model, notes)
     sim = build_sim(cfg.get("sim") or {})
     greeks = build_greeks(cfg.get("greeks") or {})
     raw_positions, where = _portfolio(E.required("config", cfg, "portfolio"), notes)
@@ -79,12 +81,13 @@ def build(cfg: Any) -> Problem:
                       for i, p in enumerate(raw_positions))
     check_unique_names(positions, where)
     check_reach(positions, market, model, sim, where)
-    risk = build_risk(cfg.get("risk"), market, model.base_vols(market))
+    risk = build_risk(cfg.get("risk"), market, model.base_vols(market),
+                      surface=surface is not None)
     if risk.margin is not None and risk.margin.extreme_multiple * risk.margin.spot_range >= 1.0:
         raise ConfigError("risk.margin.extreme_multiple", risk.margin.extreme_multiple,
                           "extreme_multiple x spot_range < 1 (a move of -100% or more)")
     return Problem(market=market, model=model, sim=sim, positions=positions, greeks=greeks,
-                   risk=risk, notes=tuple(notes))
+                   risk=risk, notes=tuple(notes), surface=surface)
 
 
 def _portfolio(raw: Any, notes: list[str]) -> tuple[list, str]:
@@ -116,7 +119,7 @@ def build_market(raw: Any, notes: list[str]) -> Market:
         raw = _from_file(raw, notes)
     E.only_keys("market", raw, ("assets", "spot", "vol", "dividend", "rate", "corr",
                                 "corr_repair", "drift", "name", "path", "annualisation",
-                                "estimator", "half_life"))
+                                "estimator", "half_life", "surface"))
     names = E.sequence("market.assets", E.required("market", raw, "assets"), min_length=1,
                        what="a list of asset names")
     for i, a in enumerate(names):

@@ -16,9 +16,11 @@ KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "stress_pat
         "histogram_bins", "name")
 
 
-def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) -> Risk:
+def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None, *,
+               surface: bool = False) -> Risk:
     """Validate `risk:`; `base_vols` are today's vols as the model sees them (sqrt(v0)
-    under heston/bates; market.vol by default), which vol shocks must leave >= MIN_VOL."""
+    under heston/bates; market.vol by default), which vol shocks must leave >= MIN_VOL.
+    `surface`: `market.surface` is set (the surface moves of stress and margin need it)."""
     base_vols = market.vols if base_vols is None else base_vols
     raw = E.mapping("risk", raw if raw is not None else {})
     E.only_keys("risk", raw, KEYS)
@@ -71,12 +73,17 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None) ->
                                          "risk.maintenance_margin")
     if mm is not None and not dates:
         raise ConfigError("risk.dates", [], "a list of dates to monitor liquidation on")
-    stress = tuple(_stress(f"risk.stress[{i}]", s, market, base_vols) for i, s in enumerate(
+    stress = tuple(_stress(f"risk.stress[{i}]", s, market, base_vols, surface)
+                   for i, s in enumerate(
         E.sequence("risk.stress", raw.get("stress") or [], what="a list of stress scenarios")))
     names = [s.name for s in stress]
     if len(set(names)) != len(names):
         raise ConfigError("risk.stress", names, "distinct scenario names")
     margin = _margin(raw.get("margin", {}))
+    if margin is not None and margin.vol_expiry_power > 0 and not surface:
+        raise ConfigError("risk.margin.vol_expiry_power", margin.vol_expiry_power,
+                          "0 without market.surface (the expiry scaling moves each "
+                          "surface-marked contract's vol)")
     ci = E.number("risk.ci_level", raw.get("ci_level", d.ci_level), lo=0.5, hi=1.0,
                   hi_open=True)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
@@ -106,9 +113,19 @@ def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> n
     return E.per_asset(path, raw, market.n_assets) * scale
 
 
-def _stress(path: str, raw: Any, market: Market, base_vols: np.ndarray) -> StressScenario:
+def _stress(path: str, raw: Any, market: Market, base_vols: np.ndarray,
+            surface: bool = False) -> StressScenario:
     raw = E.mapping(path, raw)
-    E.only_keys(path, raw, ("name", "spot", "vol", "horizon"))
+    E.only_keys(path, raw, ("name", "spot", "vol", "horizon", "skew", "term"))
+    moves = {}
+    for key in ("skew", "term"):
+        if raw.get(key) is None:
+            continue
+        if not surface:
+            raise ConfigError(f"{path}.{key}", raw[key], "no surface move without "
+                              "market.surface (it shifts each surface-marked contract's vol)")
+        # Vol points, as `vol`: skew per unit of log-moneyness, term at 30 days.
+        moves[key] = _per_asset_map(f"{path}.{key}", raw[key], market, 0.01)
     name = E.string(f"{path}.name", E.required(path, raw, "name"))
     # Users write spot shocks in percent and vol shocks in vol points, as risk desks quote.
     spot = _per_asset_map(f"{path}.spot", raw.get("spot") or {}, market, 0.01)
@@ -123,7 +140,7 @@ def _stress(path: str, raw: Any, market: Market, base_vols: np.ndarray) -> Stres
                           f"a shift leaving the vol >= {MIN_VOL * 100:g} points (vol is "
                           f"{base_vols[i] * 100:g} points)")
     horizon = E.number(f"{path}.horizon", raw.get("horizon", 0.0), lo=0.0)
-    return StressScenario(name=name, spot=spot, vol=vol, horizon=horizon)
+    return StressScenario(name=name, spot=spot, vol=vol, horizon=horizon, **moves)
 
 
 def _margin(raw: Any) -> MarginGrid | None:
@@ -131,7 +148,8 @@ def _margin(raw: Any) -> MarginGrid | None:
         return None
     raw = E.mapping("risk.margin", raw)
     E.only_keys("risk.margin", raw, ("spot_range", "spot_steps", "vol_shift",
-                                     "extreme_multiple", "extreme_weight", "mode", "enabled"))
+                                     "extreme_multiple", "extreme_weight", "mode", "enabled",
+                                     "vol_expiry_power"))
     if raw.get("enabled") is False:
         return None
     d = MarginGrid()
@@ -147,4 +165,7 @@ def _margin(raw: Any) -> MarginGrid | None:
                                   raw.get("extreme_multiple", d.extreme_multiple), lo=0.0),
         extreme_weight=E.number("risk.margin.extreme_weight",
                                 raw.get("extreme_weight", d.extreme_weight), lo=0.0, hi=1.0),
-        mode=E.choice("risk.margin.mode", raw.get("mode", d.mode), ("joint", "per_asset")))
+        mode=E.choice("risk.margin.mode", raw.get("mode", d.mode), ("joint", "per_asset")),
+        vol_expiry_power=E.number("risk.margin.vol_expiry_power",
+                                  raw.get("vol_expiry_power", d.vol_expiry_power), lo=0.0,
+                                  hi=2.0))

@@ -31,6 +31,8 @@ class MarketConf:
     estimator: str = "sample"
     half_life: float = 30.0
     annualisation: float = 365.0
+    # A fitted implied-vol surface (or quotes to fit): see mcrisk.config.surface.
+    surface: Any = None
 
 
 @dataclass
@@ -75,6 +77,7 @@ class MarginConf:
     extreme_multiple: float = 2.0
     extreme_weight: float = 0.35
     mode: str = "joint"
+    vol_expiry_power: float = 0.0
 
 
 @dataclass

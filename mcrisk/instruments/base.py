@@ -97,6 +97,15 @@ def sign(p: Position) -> float:
     return 1.0 if p.terms.get("option", "call") == "call" else -1.0
 
 
+def contract_vols(g: dict, vols):
+    """Revaluation vols of a closed-form group's first and second asset, per contract: the
+    contract's own surface vols where `mcrisk.riskengine.surfvol` set them, else the flat
+    vol of each asset."""
+    if "vol1" in g:
+        return g["vol1"], g["vol2"]
+    return vols[g["a1"]], vols[g["a2"]]
+
+
 def shift_expiry(p: Position, date: float) -> Position:
     """The same contract seen from `date`: its expiry measured from there."""
     terms = dict(p.terms)

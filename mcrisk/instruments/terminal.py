@@ -17,7 +17,7 @@ from jax.scipy.special import ndtr
 
 from mcrisk.analytic import bs, heston, margrabe, merton, stulz
 from mcrisk.instruments import conditional, smooth
-from mcrisk.instruments.base import FamilyPlan, PlanContext, shift_expiry, sign
+from mcrisk.instruments.base import FamilyPlan, PlanContext, contract_vols, shift_expiry, sign
 from mcrisk.instruments.conditional import (KIND_DIGITAL, KIND_FORWARD, KIND_VANILLA,
                                             REDUCE_MAX, REDUCE_MIN, REDUCE_SUM)
 
@@ -165,7 +165,7 @@ def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array
     s = jnp.exp(st.x)
     s1, s2 = s[g["a1"]], s[g["a2"]]
     r, q1, q2 = p.rate, p.dividends[g["a1"]], p.dividends[g["a2"]]
-    v1, v2 = vols[g["a1"]], vols[g["a2"]]
+    v1, v2 = contract_vols(g, vols)
     tau = g["tau"]
     if kind == "forward":
         return s1 * jnp.exp(-q1 * tau) - g["strike"] * jnp.exp(-r * tau)
@@ -189,7 +189,13 @@ def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array
         return merton.european(vols=v1, jump_intensity=j.jump_intensity[a],
                                jump_mean=j.jump_mean[a], jump_std=j.jump_std[a], **common)
     if kind == "bs_digital":
-        return bs.digital(vols=v1, cash=g["cash"], **common)
+        price = bs.digital(vols=v1, cash=g["cash"], **common)
+        if "dvol_dk" not in g:
+            return price
+        # On a smile the digital is -dC/dK of the call at the strike's own vol: the Black-
+        # Scholes digital less vega x dsigma/dK (plus it for a put), the skew term.
+        vega = jax.jvp(lambda v: bs.european(vols=v, **common), (v1,), (jnp.ones_like(v1),))[1]
+        return price - jnp.where(g["call"], 1.0, -1.0) * g["cash"] * vega * g["dvol_dk"]
     corr = jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)
     if kind == "margrabe":
         return margrabe.exchange(spots1=s1, spots2=s2, vols1=v1, vols2=v2,

@@ -34,6 +34,7 @@ from mcrisk.instruments import BY_KIND
 from mcrisk.instruments.book import Obs, family_of, take_rows
 from mcrisk.models.base import Params
 from mcrisk.problem import MIN_VOL, Position, Problem, Sim, min_steps_of
+from mcrisk.riskengine import surfvol
 
 
 def shocked_vols(base_vols, shifts):
@@ -71,6 +72,9 @@ class ScenarioState(NamedTuple):
     v: jax.Array  # (assets,) variances (vol^2 under gbm/merton)
     obs: Obs  # running statistics; a barrier's `survival` holds the 0/1 alive indicator
     funding: jax.Array  # (assets,) integral of the spot over [0, date], for perpetual funding
+    # (assets, 4) surface moves of a stress point: vol shift, skew, term, expiry power
+    # (`mcrisk.riskengine.surfvol`); None: the shift is the revaluation vols' own.
+    moves: jax.Array | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,8 @@ def _group_terms(problem: Problem, kind: str, idx: list[int], date: float) -> di
     g["strike"] = np.array([p.terms.get("strike", 0.0) for p in pos])
     g["call"] = np.array([p.terms.get("option", "call") == "call" for p in pos])
     g.update(BY_KIND[kind].closed_terms(kind, pos, date))
+    if problem.surface is not None and kind in surfvol.KINDS:
+        g.update(surfvol.group_terms(problem, kind, g))
     return g
 
 
@@ -180,4 +186,6 @@ def closed_values(kind: str, g: dict, st: ScenarioState, p: Params,
     """Values of one closed-form group in one scenario (vols: revaluation vols per asset)."""
     fam = BY_KIND[kind]
     stats = st.obs.stats.get(fam.NAME, ())
+    if surfvol.marked(g):
+        g = surfvol.with_contract_vols(kind, g, st, p, vols)
     return fam.closed_value(kind, g, st, p, vols, take_rows(stats, g["row"]))

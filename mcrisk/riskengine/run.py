@@ -300,7 +300,10 @@ def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[d
         idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
         r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
                                    np.stack([scenarios[i].vol for i in idx]), h,
-                                   stress_paths(problem), books=q[None])
+                                   stress_paths(problem), books=q[None],
+                                   moves=stress.scenario_moves(problem, [scenarios[i]
+                                                                         for i in idx]))
+        stress.check_surface_floor(r, idx, scenarios)
         losses = r.unit_losses(base)
         for k, i in enumerate(idx):
             got[i] = (r.values[k], losses[k], r.loss_stderr[k], r.book_loss_stderr[k, 0])
@@ -351,7 +354,8 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     venue_names = sorted(set(venues))
     sel = np.array([[x == v for x in venues] for v in venue_names])
     r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
-                               books=np.vstack([q[None], q * sel]))
+                               books=np.vstack([q[None], q * sel]),
+                               moves=stress.margin_moves(problem, vol))
     progress.update(1, len(labels))
     # An unshocked point is today's book. Revalued in the grid's own call, its float32
     # closed forms round differently from today's (another batch size, another position in
@@ -379,6 +383,7 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
               for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0])]
     floored = stress.floored_points(problem, vol)
     notes = []
+    any_floored = floored.any(axis=1) | stress.surface_floor_notes(r, notes)
     for a in np.flatnonzero(floored.any(axis=0)):
         idx = np.flatnonzero(floored[:, a]).tolist()
         notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
@@ -387,10 +392,11 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     return {"requirement": req, "requirement_stderr": req_se,
             "revaluation_paths": stress_paths(problem) if r.nested.any() else None,
             "worst_point": points[worst], "points": points,
-            "vol_floored_points": np.flatnonzero(floored.any(axis=1)).tolist(), "notes": notes,
+            "vol_floored_points": np.flatnonzero(any_floored).tolist(), "notes": notes,
             "per_venue": per_venue, "per_venue_stderr": per_venue_se,
             "sum_of_venues": float(sum(per_venue.values())),
             "cross_venue_saving": float(sum(per_venue.values()) - req),
             "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
                      "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,
-                     "extreme_weight": grid.extreme_weight, "mode": grid.mode}}
+                     "extreme_weight": grid.extreme_weight, "mode": grid.mode,
+                     "vol_expiry_power": grid.vol_expiry_power}}

@@ -20,12 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared
-from mcrisk.errors import finite_max
+from mcrisk.errors import ConfigError, finite_max
 from mcrisk.instruments import BY_NAME
 from mcrisk.instruments.book import BookShape, Obs, init_obs, payoffs
 from mcrisk.models import REGISTRY
-from mcrisk.problem import MarginGrid, Problem
+from mcrisk.problem import MIN_VOL, MarginGrid, Problem
 from mcrisk.random import STREAM_BOOTSTRAP
+from mcrisk.riskengine import surfvol
 from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_samples
 from mcrisk.riskengine.revalue import ScenarioState, plan_date, shocked_vols, valuation_grid
 
@@ -47,6 +48,9 @@ class Revalued(NamedTuple):
     nested_loss: np.ndarray  # (points, positions): ref - value, as the mean of path differences
     loss_stderr: np.ndarray  # (points, positions): of ref - value
     book_loss_stderr: np.ndarray  # (points, books): of books @ (ref - value)
+    # (points,) bool: some surface-marked contract's shifted vol fell below MIN_VOL there
+    # (revalued at it); None without a surface.
+    surface_floored: np.ndarray | None = None
 
     def unit_losses(self, base: np.ndarray) -> np.ndarray:
         """(points, positions) loss per unit: against `base` (today's exact values) for the
@@ -73,13 +77,16 @@ class StressSpec(NamedTuple):
 
 def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                     vol_shocks: np.ndarray, horizon: float, paths: int,
-                    books: np.ndarray | None = None) -> Revalued:
+                    books: np.ndarray | None = None,
+                    moves: np.ndarray | None = None) -> Revalued:
     """Revalue every position at each shock pair.
 
     spot_shocks, vol_shocks: (points, assets) relative spot moves and absolute vol shifts;
     shifted vols below `MIN_VOL` are revalued at it by every method (`floored_points` says
     which). books: (books, positions) quantities of the sub-books whose loss errors are
-    wanted (default: none).
+    wanted (default: none). moves: (points, assets, `surfvol.N_MOVES`) surface moves of the
+    contracts marked on `market.surface` (default: the parallel `vol_shocks` alone); unused
+    without a surface.
     """
     m = problem.market
     grid = valuation_grid(problem, [horizon])
@@ -108,28 +115,41 @@ def revalue_shocked(problem: Problem, prep: Prepared, spot_shocks: np.ndarray,
                   horizon=jnp.asarray(horizon, dtype),
                   key=jax.random.fold_in(jax.random.key(problem.sim.seed), STREAM_STRESS),
                   nested_idx=jnp.asarray(nested_idx), date=date_in, today=today_in)
+    if problem.surface is None:
+        moves = None
+    elif moves is None:
+        moves = surfvol.point_moves(vol_shocks)
     out = stress_kernel(spec, inputs, jnp.asarray(spot_shocks, dtype),
-                        jnp.asarray(vol_shocks, dtype), jnp.asarray(books, dtype))
+                        jnp.asarray(vol_shocks, dtype), jnp.asarray(books, dtype),
+                        None if moves is None else jnp.asarray(moves, dtype))
     values, stderr, ref, loss, loss_se, book_se = (np.array(a, np.float64)
                                                    for a in jax.device_get(out))
     exact, linear = linear_values(problem, np.asarray(spot_shocks, np.float64), horizon)
     values[:, linear] = exact[:, linear]
+    floored = None
+    if moves is not None:
+        floored = np.zeros(len(values), bool)
+        for g in date_in["groups"].values():
+            if surfvol.marked(g):
+                floored |= np.asarray(surfvol.floored_points(
+                    g, prep.params, jnp.asarray(spot_shocks, dtype), jnp.asarray(moves, dtype)))
     return Revalued(values=values, stderr=stderr, nested=np.isin(np.arange(n_pos), nested_idx),
                     ref=ref, nested_loss=loss, loss_stderr=loss_se,
-                    book_loss_stderr=book_se)
+                    book_loss_stderr=book_se, surface_floored=floored)
 
 
 @partial(jax.jit, static_argnames=("spec",))
 def stress_kernel(spec: StressSpec, inputs: dict, spot_shocks: jax.Array,
-                  vol_shocks: jax.Array, qb: jax.Array):
-    """Values, errors, today's reference and losses at each shock pair (see `Revalued`)."""
+                  vol_shocks: jax.Array, qb: jax.Array, moves: jax.Array | None = None):
+    """Values, errors, today's reference and losses at each shock pair (see `Revalued`);
+    `moves`: each point's surface moves (None without a surface)."""
     a = inputs
     p, terms, shape = a["p"], a["terms"], spec.book
     dtype = p.spots.dtype
     n_pos = a["inv"].shape[0]
     nested_idx = a["nested_idx"]
 
-    def one(spot_shock, vol_shock):
+    def one(spot_shock, vol_shock, mv):
         s = p.spots * (1.0 + spot_shock)
         x = jnp.log(s)
         vols, _ = shocked_vols(a["base_vol"], vol_shock)
@@ -138,7 +158,7 @@ def stress_kernel(spec: StressSpec, inputs: dict, spot_shocks: jax.Array,
                   stats={n: BY_NAME[n].at_shock(terms[n], a["aux"][n], s, x, p.spots)
                          for n in shape.present})
         realized = payoffs(obs, terms, p.spots, p.rate)[a["inv"]]
-        st = ScenarioState(x=x, v=v, obs=obs, funding=s * a["horizon"])
+        st = ScenarioState(x=x, v=v, obs=obs, funding=s * a["horizon"], moves=mv)
         return value_samples(spec.date, a["date"], st, p, vols, realized, a["key"])
 
     def today_samples():
@@ -148,7 +168,7 @@ def stress_kernel(spec: StressSpec, inputs: dict, spot_shocks: jax.Array,
         return value_samples(spec.today, a["today"], st0, p, a["base_vol"],
                              jnp.zeros((n_pos,), dtype), a["key"])[1]
 
-    exact, samples = jax.vmap(one)(spot_shocks, vol_shocks)
+    exact, samples = jax.vmap(one)(spot_shocks, vol_shocks, moves)
     zeros = jnp.zeros_like(exact)
     if samples is None:
         return exact, zeros, jnp.zeros((n_pos,), dtype), zeros, zeros, jnp.zeros(
@@ -207,6 +227,43 @@ def linear_values(problem: Problem, spot_shocks: np.ndarray,
             continue
         mask[i] = True
     return values, mask
+
+
+def scenario_moves(problem: Problem, scenarios) -> np.ndarray | None:
+    """(points, assets, N_MOVES) surface moves of stress scenarios (None without a surface)."""
+    if problem.surface is None:
+        return None
+    return np.stack([surfvol.point_moves(s.vol, s.skew, s.term) for s in scenarios])
+
+
+def margin_moves(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray | None:
+    """(points, assets, N_MOVES) surface moves of the margin grid's points: each vol move
+    scaled by expiry with the grid's `vol_expiry_power` (None without a surface)."""
+    if problem.surface is None:
+        return None
+    return surfvol.point_moves(vol_shocks, power=problem.risk.margin.vol_expiry_power)
+
+
+def check_surface_floor(r: Revalued, idx: list[int], scenarios) -> None:
+    """Raise ConfigError naming the first stress scenario (of `idx`, the points of `r`)
+    whose surface moves take a surface-marked contract's vol below `MIN_VOL`: like a flat
+    vol shift, a stress must stay above the floor."""
+    if r.surface_floored is not None and r.surface_floored.any():
+        i = idx[int(np.argmax(r.surface_floored))]
+        raise ConfigError(f"risk.stress[{i}]", scenarios[i].name, "surface moves leaving "
+                          f"every surface-marked contract's vol >= {MIN_VOL:g}")
+
+
+def surface_floor_notes(r: Revalued, notes: list[str]) -> np.ndarray:
+    """(points,) bool: margin points where a surface-marked contract's vol was floored at
+    `MIN_VOL`, with a line added to `notes` when there are any."""
+    if r.surface_floored is None:
+        return np.zeros(len(r.values), bool)
+    if r.surface_floored.any():
+        notes.append(f"margin: the vol moves leave some surface-marked contract's vol below "
+                     f"{MIN_VOL:g} at grid points {np.flatnonzero(r.surface_floored).tolist()}"
+                     f"; revalued at vol {MIN_VOL:g} there")
+    return r.surface_floored
 
 
 def floored_points(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray:

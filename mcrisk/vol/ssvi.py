@@ -42,7 +42,8 @@ from mcrisk.vol.fit import FitSpec, group_quotes, make_spec, minimise, softplus_
 from mcrisk.vol.svi import ArbitrageReport, SviParams, arbitrage_report
 from mcrisk.vol.svi import total_variance as svi_total_variance
 
-__all__ = ["SsviParams", "SsviFit", "theta", "slices", "total_variance", "fit_ssvi"]
+__all__ = ["SsviParams", "SsviFit", "theta", "slices", "total_variance", "total_variance_at",
+           "fit_ssvi"]
 
 
 class SsviParams(NamedTuple):
@@ -142,6 +143,27 @@ def total_variance(params: SsviParams, k: ArrayLike, expiries: ArrayLike) -> Arr
     """
     k, t = jnp.broadcast_arrays(jnp.asarray(k), jnp.asarray(expiries))
     return svi_total_variance(slices(params, t), k)
+
+
+def total_variance_at(params: SsviParams, k: ArrayLike, th: ArrayLike) -> Array:
+    """``w(k, theta)`` by the SSVI formula itself, for given ATM total variances.
+
+    Unlike `total_variance` (through the raw SVI slices, whose ``m = -rho / phi`` needs
+    phi > 0) this also holds at ``eta = 0``, the flat surface ``w = theta``. Traceable; the
+    parameters broadcast against `k` and `th`.
+
+    Args:
+      params: rho, eta, gamma (the knots are not read).
+      k: log-moneyness ``ln(K/F)``.
+      th: ATM total variance ``theta(T)`` (`theta`), > 0.
+
+    Returns:
+      ``w`` of the broadcast shape.
+    """
+    th = jnp.asarray(th)
+    pk = _phi(params, th) * k
+    rho = params.rho
+    return 0.5 * th * (1.0 + rho * pk + jnp.sqrt((pk + rho) ** 2 + 1.0 - rho * rho))
 
 
 def _unpack(x: Array, expiries: Array) -> SsviParams:

@@ -37,7 +37,8 @@ def test_help_describes_mcrisk_without_importing_jax(tmp_path):
     for task in ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
                  "calibrate"):
         assert f"\n{task} " in text, task
-    assert "experiment: calibrate_btc, convergence, crypto_book_var" in text and "Examples:" in text
+    assert ("experiment: calibrate_btc, convergence, crypto_book_surface, crypto_book_var"
+            in text and "Examples:" in text)
 
 
 @pytest.mark.parametrize("task", ["price", "risk"])
