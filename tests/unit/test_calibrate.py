@@ -113,7 +113,6 @@ def test_model_block_builds_into_a_config():
 @pytest.mark.slow
 def test_heston_fits_the_sample_btc_chain():
     fit = calibrate("heston", quotes_from_chain(read_chain(CHAIN), "BTC"), starts=2)
-    print(fit.n_quotes, fit.iterations, fit.rmse_vol_points, fit.rmse_by_expiry, fit.params)
     # The chain is SSVI, not Heston: no exact fit, but the whole surface within a few points.
     assert fit.n_quotes == 340 and len(fit.rmse_by_expiry) == 12
     assert fit.rmse_vol_points < 3.0
