@@ -1,0 +1,1 @@
+"""Model calibration: Heston, Bates and Merton fitted to implied-vol quotes (`models`)."""
