@@ -178,6 +178,10 @@ def _run(cfg: DictConfig) -> None:
         if sink is not None:
             result["files"] = list(sink.close())
         atomic.write_json(results, result)
+        if result["task"] == "calibrate":
+            from mcrisk.tasks.calibrate import write_model_files
+
+            write_model_files(result, out_dir)
         saved = True
         report = plain.get("report") or {}
         if report.get("enabled", ReportConf().enabled) and result["task"] not in ("verify", "collect"):

@@ -158,7 +158,9 @@ class QuotesConf:
     `path`: a .csv or .parquet chain (relative to the working directory); `underlyings`:
     which to fit (None: every one in the file); `valuation_date` and `rate` override the
     file's timestamp and rate columns; `method`: ssvi (one arbitrage-free surface) or svi
-    (one slice per expiry)."""
+    (one slice per expiry); `models`: heston, bates and/or merton calibrated to each
+    underlying's quotes (`mcrisk.calibrate`) with `optimizer` (lbfgs or adam) from `starts`
+    starting points on the `loss` (vol or price)."""
 
     path: Optional[str] = None
     underlyings: Optional[List[str]] = None
@@ -167,6 +169,10 @@ class QuotesConf:
     price_unit: str = "auto"
     iv_unit: str = "auto"
     method: str = "ssvi"
+    models: List[str] = field(default_factory=list)
+    optimizer: str = "lbfgs"
+    starts: int = 4
+    loss: str = "vol"
 
 
 @dataclass

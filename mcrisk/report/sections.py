@@ -305,6 +305,28 @@ def calibrate(r: Mapping) -> list[Block]:
                          f"{und} fit residuals"))
         out.append(Block("", partial(volplots.densities, und, s), f"density_{und}.png",
                          f"{und} implied densities"))
+    for und, per in (r.get("models") or {}).items():
+        rows = []
+        for m, c in per.items():
+            feller = ("" if c["feller_ratio"] is None else
+                      f"{c['feller_ratio']:.3g}" + ("" if c["feller_holds"] else " (violated)"))
+            rows.append((m, c["n_quotes"], f"{c['rmse_vol_points']:.3f}", c["iterations"],
+                         f"{c['seconds']:.1f}", feller,
+                         ", ".join(f"{k} {sig(v)}" for k, v in c["params"].items())))
+        worst = {m: max(c["rmse_by_expiry"], key=lambda e: e["rmse_vol_points"])
+                 for m, c in per.items()}
+        out.append(Block(
+            f"### {und}: models calibrated to the quotes\n\n"
+            + table(("model", "quotes", "RMSE (vol pts)", "steps", "seconds", "Feller",
+                     "parameters"), rows, align="lrrrrrl")
+            + "\n\nWorst expiry: " + "; ".join(
+                f"{m} {years(e['years'])} ({e['rmse_vol_points']:.2f} vol pts)"
+                for m, e in worst.items()) + "."))
+    for m, block in (r.get("model_blocks") or {}).items():
+        import yaml
+
+        out.append(Block(f"`model_{m}.yaml`:\n\n```yaml\n"
+                         + yaml.safe_dump({"model": block}, sort_keys=False) + "```"))
     return out
 
 

@@ -1,8 +1,11 @@
 """task=calibrate quotes=<chain.csv>: read an option chain and fit it, section by section.
 
-The result holds ``quotes`` (what was read, what was rejected and why) and ``surface`` (an
-implied-vol surface per underlying, `mcrisk.vol.surface.fit_surface`); each part is one
-function from the chain to its section, so another fit of the same chain is one more section.
+The result holds ``quotes`` (what was read, what was rejected and why), ``surface`` (an
+implied-vol surface per underlying, `mcrisk.vol.surface.fit_surface`) and, with
+``quotes.models``, ``models`` (heston, bates or merton calibrated to each underlying's quotes,
+`mcrisk.calibrate.models.calibrate`) and ``model_blocks`` (the fitted ``model:`` block of each
+model, one value per underlying, written next to results.json as ``model_<name>.yaml``).
+Each part is one function from the chain to its section.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from mcrisk import errors as E
 from mcrisk.errors import ConfigError
 
 FIELD = "quotes"
-KEYS = ("path", "underlyings", "valuation_date", "rate", "price_unit", "iv_unit", "method")
+KEYS = ("path", "underlyings", "valuation_date", "rate", "price_unit", "iv_unit", "method",
+        "models", "optimizer", "starts", "loss")
+MODELS = ("heston", "bates", "merton")
 CURVE_POINTS = 81
 
 _Q, _S, _E = "quotes.", "surface.<underlying>.", "surface.<underlying>.expiries[]."
@@ -57,6 +62,23 @@ FIELDS = [
                                 "`model_vol`, `residual` (model - market), `inside` (null: no "
                                 "bid or ask vol), `weight`"),
     (_S + "notes", "where the market vols came from; expiries left out"),
+    ("models.<underlying>.<model>.params.<name>", "fitted parameters (merton's `vol` is the "
+                                                   "diffusive vol: market.vol of a config)"),
+    ("models.<underlying>.<model>.rmse_vol_points", "weighted RMSE of the model's implied "
+                                                     "vols against the quotes, vol points"),
+    ("models.<underlying>.<model>.rmse_by_expiry[]", "`years` and `rmse_vol_points` per expiry"),
+    ("models.<underlying>.<model>.loss", "final loss of the best start (vol points squared)"),
+    ("models.<underlying>.<model>.loss_history", "the best start's loss per optimizer step"),
+    ("models.<underlying>.<model>.starts[]", "each start's `initial` and `final` parameters "
+                                             "and `loss`"),
+    ("models.<underlying>.<model>.feller_ratio", "2 kappa theta / xi^2 (heston, bates; below 1 "
+                                                  "the variance reaches 0), null for merton"),
+    ("models.<underlying>.<model>.feller_holds", "feller_ratio >= 1 (null for merton)"),
+    ("models.<underlying>.<model>.iterations", "optimizer steps the best start took"),
+    ("models.<underlying>.<model>.seconds", "wall time of the fit, compilation included"),
+    ("models.<underlying>.<model>.n_quotes", "out-of-the-money quotes fitted"),
+    ("model_blocks.<model>", "the `model:` block for a config whose market.assets are the "
+                             "fitted underlyings in this order; also model_<model>.yaml"),
 ]
 
 
@@ -88,6 +110,13 @@ def quotes_options(cfg: dict) -> dict:
     E.choice(f"{FIELD}.price_unit", opts["price_unit"], PRICE_UNITS)
     E.choice(f"{FIELD}.iv_unit", opts["iv_unit"], IV_UNITS)
     E.choice(f"{FIELD}.method", opts["method"], ("ssvi", "svi"))
+    models = E.sequence(f"{FIELD}.models", opts["models"] or [], what="a list of model names")
+    for i, m in enumerate(models):
+        E.choice(f"{FIELD}.models[{i}]", m, MODELS)
+    opts["models"] = list(models)
+    E.choice(f"{FIELD}.optimizer", opts["optimizer"], ("lbfgs", "adam"))
+    E.choice(f"{FIELD}.loss", opts["loss"], ("vol", "price"))
+    opts["starts"] = E.integer(f"{FIELD}.starts", opts["starts"], lo=1)
     return opts
 
 
@@ -120,8 +149,63 @@ def calibrate(cfg: dict, progress: Any = None) -> dict:
         if not s["arbitrage_free"]:
             notes.append(f"{und}: the fitted {s['method']} slices have static arbitrage "
                          "(see surface." + und + ".arbitrage)")
+    if opts["models"]:
+        fits = {m: {upper[u.upper()]: calibrate_model(chain, upper[u.upper()], m, opts)
+                    for u in wanted} for m in opts["models"]}
+        result["models"] = {und: {m: model_section(fits[m][und]) for m in opts["models"]}
+                            for und in result["surface"]}
+        from mcrisk.calibrate.models import model_block
+
+        result["model_blocks"] = {m: model_block(f) for m, f in fits.items()}
+        for und, per in result["models"].items():
+            for m, sec in per.items():
+                if sec["feller_holds"] is False:
+                    notes.append(f"{und} {m}: Feller condition violated (2 kappa theta / xi^2 = "
+                                 f"{sec['feller_ratio']:.3g}): the variance reaches 0")
     result["notes"] = notes
     return E.check_finite(result, "", "check the quotes")
+
+
+def calibrate_model(chain, underlying: str, model: str, opts: dict):
+    """One model calibrated to one underlying's out-of-the-money quotes."""
+    from mcrisk.calibrate.models import calibrate as fit
+    from mcrisk.calibrate.quotes import quotes_from_chain
+
+    return fit(model, quotes_from_chain(chain, underlying), optimizer=opts["optimizer"],
+               starts=opts["starts"], loss=opts["loss"])
+
+
+def model_section(c) -> dict:
+    """A `Calibration` as JSON."""
+    return {"params": {k: fl(v) for k, v in c.params.items()},
+            "rmse_vol_points": fl(c.rmse_vol_points),
+            "rmse_by_expiry": [{"years": fl(t), "rmse_vol_points": fl(e)}
+                               for t, e in sorted(c.rmse_by_expiry.items())],
+            "loss": fl(c.loss), "loss_history": [fl(x) for x in c.loss_history],
+            "starts": [{"initial": {k: fl(v) for k, v in a.items()},
+                        "final": {k: fl(v) for k, v in b.items()}, "loss": fl(x)}
+                       for a, b, x in c.starts],
+            "feller_ratio": None if c.feller_ratio is None else fl(c.feller_ratio),
+            "feller_holds": c.feller_holds, "iterations": int(c.iterations),
+            "seconds": fl(c.seconds), "n_quotes": int(c.n_quotes)}
+
+
+def write_model_files(result: dict, out_dir: str | os.PathLike) -> list[Path]:
+    """Each fitted ``model:`` block as ``model_<name>.yaml`` in `out_dir`, ready to merge
+    into a config (``model=...`` or pasted under ``model:``)."""
+    import yaml
+
+    from mcrisk import atomic
+
+    written = []
+    for name, block in (result.get("model_blocks") or {}).items():
+        path = Path(out_dir) / f"model_{name}.yaml"
+        unds = ", ".join(result.get("models") or {})
+        atomic.write_text(path, f"# Calibrated to {result['quotes']['path']} ({unds}: one value "
+                                "per underlying, in this order)\n"
+                          + yaml.safe_dump({"model": block}, sort_keys=False))
+        written.append(path)
+    return written
 
 
 def quotes_section(chain) -> dict:
@@ -206,6 +290,7 @@ def calibrate_surface(cfg: Any, out_dir: str | os.PathLike | None = None) -> dic
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_json(out / "results.json", result)
+        write_model_files(result, out)
         write_report(result, out)
     return result
 
@@ -229,4 +314,13 @@ def table(result: dict) -> str:
         lines.append(f"{und}: {s['method']} surface, calendar {'ok' if cal else 'ARBITRAGE'}, "
                      + ("free of static arbitrage" if s["arbitrage_free"]
                         else "static arbitrage found"))
+    for und, per in (result.get("models") or {}).items():
+        for m, sec in per.items():
+            feller = ("" if sec["feller_ratio"] is None else
+                      f", Feller {sec['feller_ratio']:.3g}"
+                      + ("" if sec["feller_holds"] else " (violated)"))
+            lines.append(f"{und} {m}: RMSE {sec['rmse_vol_points']:.3f} vol pts over "
+                         f"{sec['n_quotes']} quotes, {sec['iterations']} steps, "
+                         f"{sec['seconds']:.1f} s{feller}; "
+                         + ", ".join(f"{k} {v:.4g}" for k, v in sec["params"].items()))
     return "\n".join(lines)

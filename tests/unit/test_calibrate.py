@@ -108,13 +108,3 @@ def test_model_block_builds_into_a_config():
                                           [params[name], other[name]])
     with pytest.raises(ConfigError, match="calibrations.ETH.model"):
         model_block({"BTC": _cal("heston", heston), "ETH": _cal("merton", cases["merton"])})
-
-
-@pytest.mark.slow
-def test_heston_fits_the_sample_btc_chain():
-    fit = calibrate("heston", quotes_from_chain(read_chain(CHAIN), "BTC"), starts=2)
-    # The chain is SSVI, not Heston: no exact fit, but the whole surface within a few points.
-    assert fit.n_quotes == 340 and len(fit.rmse_by_expiry) == 12
-    assert fit.rmse_vol_points < 3.0
-    assert max(fit.rmse_by_expiry.values()) < 6.0
-    assert fit.feller_ratio > 0 and fit.loss_history[-1] < fit.loss_history[0]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 import mcrisk
 from mcrisk.config.build import to_plain
@@ -24,6 +25,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
     ({"path": str(CHAIN), "underlyings": ["BTC", "SOL"]}, "quotes.underlyings[1]", "BTC, ETH"),
     ({"path": str(CHAIN), "rate": "high"}, "quotes.rate", "finite number"),
     ({"path": str(CHAIN), "pth": "x"}, "quotes.pth", "allowed fields"),
+    ({"path": str(CHAIN), "models": ["sabr"]}, "quotes.models[0]", "'heston'"),
+    ({"path": str(CHAIN), "models": ["merton"], "starts": 0}, "quotes.starts", ">= 1"),
+    ({"path": str(CHAIN), "models": ["merton"], "loss": "l1"}, "quotes.loss", "'vol'"),
 ])
 def test_bad_quotes_section_names_the_field(quotes, path, fragment):
     with pytest.raises(ConfigError) as err:
@@ -40,8 +44,10 @@ def test_preset_and_file_shorthand_compose():
 
 
 def test_calibrate_surface_writes_results_report_and_plots(tmp_path):
-    res = mcrisk.calibrate_surface(to_plain(compose(["experiment=calibrate_btc"])),
-                                   out_dir=tmp_path)
+    # The preset calibrates heston; merton from one start is the cheap stand-in here.
+    res = mcrisk.calibrate_surface(to_plain(compose(["experiment=calibrate_btc",
+                                                     "quotes.models=[merton]",
+                                                     "quotes.starts=1"])), out_dir=tmp_path)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved == json.loads(json.dumps(res))
     q = saved["quotes"]
@@ -63,3 +69,19 @@ def test_calibrate_surface_writes_results_report_and_plots(tmp_path):
     for name in ("smiles_BTC.png", "residuals_BTC.png", "density_BTC.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
         assert f"]({name})" in report
+    # The model section and its config block, written beside results.json.
+    fit = saved["models"]["BTC"]["merton"]
+    assert set(fit["params"]) == {"vol", "jump_intensity", "jump_mean", "jump_std"}
+    assert fit["n_quotes"] == 340 and len(fit["rmse_by_expiry"]) == 12
+    assert fit["feller_ratio"] is None and len(fit["starts"]) == 1
+    block = saved["model_blocks"]["merton"]
+    assert block == {"name": "merton", **{k: [fit["params"][k]] for k in
+                                          ("jump_intensity", "jump_mean", "jump_std")}}
+    written = yaml.safe_load((tmp_path / "model_merton.yaml").read_text())
+    assert written == {"model": block}
+    problem = mcrisk.build({"market": {"assets": ["BTC"], "spot": [95000.0],
+                                       "vol": [fit["params"]["vol"]], "rate": 0.0},
+                            "model": written["model"],
+                            "portfolio": {"positions": [{"type": "spot", "asset": "BTC"}]}})
+    assert problem.model.params["jump_intensity"][0] == block["jump_intensity"][0]
+    assert "BTC: models calibrated to the quotes" in report and "model_merton.yaml" in report
