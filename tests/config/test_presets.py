@@ -137,8 +137,9 @@ def test_readme_commands_run_and_do_what_they_say(block, in_process, capsys):
 
 def test_readme_python_blocks_run(in_process):
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert len(blocks) == 3
-    first, risk, table = blocks
+    assert len(blocks) == 4
+    calibration = next(b for b in blocks if "calibrate(" in b)
+    first, risk, table = (b for b in blocks if b is not calibration)
     assert first.count("100_000") == 1
     namespace: dict = {}
     exec(compile(first.replace("100_000", "2_000"), "README.md", "exec"), namespace)
@@ -156,6 +157,16 @@ def test_readme_python_blocks_run(in_process):
     for level, contrib in res["contributions"].items():
         for pos, value in contrib["component_es"].items():
             assert frame.loc[pos, float(level)] == value, (level, pos)
+    # The calibration example at test size: merton from one start on BTC (heston's kernel
+    # alone compiles for most of a minute; the reference tests cover it).
+    for old, new in (('"heston"', '"merton"'), ("starts=4", "starts=1"),
+                     ('("BTC", "ETH")', '("BTC",)'), ("experiments/", f"{ROOT}/experiments/")):
+        assert old in calibration, old
+        calibration = calibration.replace(old, new)
+    namespace = {"cfg": {}}
+    exec(compile(calibration, "README.md", "exec"), namespace)
+    assert namespace["cfg"]["model"]["name"] == "merton"
+    assert len(namespace["cfg"]["model"]["jump_intensity"]) == 1
 
 
 @pytest.mark.parametrize("market, portfolio", [("dao", "dao_treasury"),
