@@ -141,8 +141,13 @@ class Tail:
         bins: histogram bins.
     """
 
-    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int):
+    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int, rows: bool = True):
         self.n, self.levels, self.ci, self.bins = n, tuple(levels), ci, bins
+        # rows=False: keep only (loss, index) of the tail; the per-position rank means that
+        # attribution reads come from `fill_rows` (a second pass by scenario index).
+        self.rows = rows
+        self._prefix: dict[int, np.ndarray] = {}
+        self._first = np.empty((0, n_pos))
         self.k = keep_count(n, levels, ci)
         # Candidates for the k worst (unsorted) and, per position, for the k worst
         # leave-one-out book losses; `thr`/`loo_thr`: the k-th value after the last cut.
@@ -172,6 +177,13 @@ class Tail:
             raise FloatingPointError(f"non-finite loss {pos_losses[row, col]} of position {col} "
                                      f"in scenario {int(index[row])}")
         loss = pos_losses.sum(axis=1)
+        self.add(loss, index, pos_losses)
+        loo = loss[None, :] - pos_losses.T  # (positions, chunk)
+        self.add_loo(loo[:, (loo >= self.loo_thr[:, None]).any(axis=0)])
+
+    def add(self, loss: np.ndarray, index: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Add a chunk's book losses (chunk,) float64 with their global indices (and their
+        per-position losses when the tail keeps rows)."""
         if self.shift is None:
             self.shift = float(loss.mean())
         d = loss - self.shift
@@ -185,7 +197,8 @@ class Tail:
             self.scale = big
         if self.scale > 0:
             d = d / self.scale
-        self.sums += [d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()]
+        d2 = d * d
+        self.sums += [d.sum(), d2.sum(), (d2 * d).sum(), (d2 * d2).sum()]
         self.count += loss.size
         self.n_loss += int((loss > 0).sum())
         self.worst = max(self.worst, float(loss.max()))
@@ -193,32 +206,37 @@ class Tail:
         # Ties with the k-th loss stay candidates: which of them is kept is decided by index.
         keep = loss >= self.thr
         self._loss.append(loss[keep])
-        self._pos.append(pos_losses[keep])
+        if self.rows:
+            self._pos.append(rows[keep])
         self._idx.append(index[keep])
         self._size += int(keep.sum())
         if self._size > 2 * self.k:
             self._cut_top()
-        loo = loss[None, :] - pos_losses.T  # (positions, chunk)
-        cols = (loo >= self.loo_thr[:, None]).any(axis=0)
-        self._loo.append(loo[:, cols])
-        self._loo_size += int(cols.sum())
+        self._histogram(loss, index)
+
+    def add_loo(self, loo: np.ndarray) -> None:
+        """Add leave-one-out book losses (positions, columns): every column of a chunk that
+        may reach `loo_thr` (the others cannot enter the kept k per position)."""
+        self._loo.append(loo)
+        self._loo_size += loo.shape[1]
         if self._loo_size > 2 * self.k:
             self._cut_loo()
-        self._histogram(loss, index)
 
     def _cut_top(self) -> None:
         """Keep the k worst candidates, ties broken by scenario index so the kept set never
         depends on chunk order."""
-        loss, pos = np.concatenate(self._loss), np.concatenate(self._pos)
-        idx = np.concatenate(self._idx)
+        loss, idx = np.concatenate(self._loss), np.concatenate(self._idx)
+        pos = np.concatenate(self._pos) if self.rows else None
         if loss.size > self.k:
             # Only the rows at or above the k-th loss need ordering.
             kth = np.partition(loss, loss.size - self.k)[loss.size - self.k]
             sel = np.flatnonzero(loss >= kth)
             order = sel[np.lexsort((idx[sel], -loss[sel]))[: self.k]]
-            loss, pos, idx = loss[order], pos[order], idx[order]
+            loss, idx = loss[order], idx[order]
+            pos = pos[order] if self.rows else None
             self.thr = kth
-        self._loss, self._pos, self._idx = [loss], [pos], [idx]
+        self._loss, self._idx = [loss], [idx]
+        self._pos = [pos] if self.rows else []
         self._size = loss.size
 
     def _cut_loo(self) -> None:
@@ -234,9 +252,10 @@ class Tail:
         if self._sorted is None:
             self._cut_top()
             self._cut_loo()
-            loss, pos, idx = self._loss[0], self._pos[0], self._idx[0]
+            loss, idx = self._loss[0], self._idx[0]
             order = np.lexsort((idx, -loss))
-            self._sorted = (loss[order], pos[order], idx[order], -np.sort(-self._loo[0], axis=1))
+            pos = self._pos[0][order] if self.rows else None
+            self._sorted = (loss[order], pos, idx[order], -np.sort(-self._loo[0], axis=1))
         return self._sorted
 
     @property
@@ -248,6 +267,50 @@ class Tail:
     def top_pos(self) -> np.ndarray:
         """Their per-position losses, (k, positions)."""
         return self._final()[1]
+
+    def rank_mean(self, lo: int, hi: int) -> np.ndarray:
+        """Mean per-position loss over the tail ranks lo .. hi - 1 (0 = worst)."""
+        if self.rows:
+            return self.top_pos[lo:hi].mean(axis=0)
+        return (self._prefix[hi] - self._prefix[lo]) / (hi - lo)
+
+    def first_rows(self, count: int) -> np.ndarray:
+        """Per-position losses of the `count` worst scenarios, (count, positions)."""
+        return self.top_pos[:count] if self.rows else self._first[:count]
+
+    def fill_rows(self, rows_of, ranks, first: int, batch: int) -> None:
+        """Second pass of a tail kept without rows: prefix sums of the per-position losses
+        over the ranks, at each rank in `ranks`, and the rows of the `first` worst.
+
+        Args:
+            rows_of: maps global scenario indices (at most `batch`) to (their book losses,
+                their per-position losses), the same numbers as the first pass gave.
+            ranks: ranks at which prefix sums are read (`rank_mean`'s lo and hi).
+            first: rows kept for `first_rows`.
+            batch: scenarios per call of `rows_of`.
+        """
+        idx, loss = self.top_idx, self.top_loss
+        ranks = sorted(set(int(r) for r in ranks) | {0})
+        end = ranks[-1]
+        acc = np.zeros(self._first.shape[1])
+        self._prefix = {0: acc.copy()}
+        firsts = []
+        for s in range(0, end, batch):
+            got, rows = rows_of(idx[s:min(end, s + batch)])
+            # Same kernel, same indices: equal up to how XLA rounds a lane at another
+            # position of the batch (~1e-14); anything more is a broken second pass.
+            want = loss[s:s + got.size]
+            if not np.allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max()):
+                raise RuntimeError("the second pass over the tail scenarios did not reproduce "
+                                   "their losses")
+            cum = np.cumsum(rows, axis=0) + acc
+            for r in ranks:
+                if s < r <= s + rows.shape[0]:
+                    self._prefix[r] = cum[r - s - 1]
+            acc = cum[-1]
+            if s < first:
+                firsts.append(rows[:first - s])
+        self._first = np.concatenate(firsts) if firsts else self._first
 
     @property
     def top_idx(self) -> np.ndarray:
