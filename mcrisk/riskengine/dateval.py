@@ -31,11 +31,13 @@ class DateSpec(NamedTuple):
         inner_samples: antithetic pairs of inner paths per scenario.
         has_variance: the model carries its own variance (heston/bates): inner paths start
             from the scenario's variance rather than the revaluation vols.
+        expired: some position has expired by the date (its realised payoff is needed).
     """
 
     nested: KernelSpec | None
     inner_samples: int
     has_variance: bool
+    expired: bool = True
 
 
 def date_inputs(dp: DatePlan, dtype: str) -> tuple[DateSpec, dict]:
@@ -54,11 +56,13 @@ def date_inputs(dp: DatePlan, dtype: str) -> tuple[DateSpec, dict]:
                   groups=group_arrays(dp, dtype), slot=jnp.asarray(closed_slots(dp)))
     n = dp.nested
     if n is None:
-        return DateSpec(nested=None, inner_samples=0, has_variance=False), arrays
+        return DateSpec(nested=None, inner_samples=0, has_variance=False,
+                        expired=bool(dp.expired.any())), arrays
     arrays.update(nested_pos=jnp.asarray(dp.nested_idx[n.plan.order]), terms=n.terms,
                   xs=n.xs, src={k: jnp.asarray(v) for k, v in dp.nested_src.items()})
     return DateSpec(nested=n.spec, inner_samples=n.n_samples,
-                    has_variance=n.problem.model.has_variance), arrays
+                    has_variance=n.problem.model.has_variance,
+                    expired=bool(dp.expired.any())), arrays
 
 
 def closed_slots(dp: DatePlan) -> np.ndarray:
@@ -111,10 +115,14 @@ def value_samples(spec: DateSpec, d: dict, st: ScenarioState, p: Params, vols: j
     order) of the nested ones; None when nothing is nested at this date."""
     # One gather from the groups' values laid end to end (and a trailing 0) rather than a
     # scatter per group: vmapped over scenarios, XLA's CPU scatter costs ~100x the gather.
-    parts = [closed_values(kind, d["groups"][kind], st, p, vols).astype(realized.dtype)
-             for kind in sorted(d["groups"])]
+    # Each group materialised (optimization_barrier): fused into the gather below, the
+    # formulas ran element by element through the concatenation's branches, unvectorised.
+    parts = [jax.lax.optimization_barrier(
+        closed_values(kind, d["groups"][kind], st, p, vols).astype(realized.dtype))
+        for kind in sorted(d["groups"])]
     out = jnp.concatenate(parts + [jnp.zeros((1,), realized.dtype)])[d["slot"]]
-    out = jnp.where(d["expired"], realized * jnp.exp(p.rate * d["date"]), out)
+    if spec.expired:
+        out = jnp.where(d["expired"], realized * jnp.exp(p.rate * d["date"]), out)
     if spec.nested is None:
         return out, None
     return out, _nested_samples(spec, d, st, p, vols, key)

@@ -84,8 +84,9 @@ class ScenarioSpec(NamedTuple):
 
 
 def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save: jax.Array,
-                  key: jax.Array):
-    """Simulate one scenario; return (states at each date, realised payoffs discounted to 0).
+                  key: jax.Array, realized: bool = True):
+    """Simulate one scenario; return (states at each date, realised payoffs discounted to 0;
+    None without `realized`: no position expires by the last date).
 
     save: (steps, dates) bool, True where step k ends on date j.
     """
@@ -134,9 +135,9 @@ def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save:
                                      if hasattr(BY_NAME[n], "realise") else st)
                                  for n, st in o.stats.items()})
 
-    realized = payoffs(realise(obs), terms, params.spots, params.rate)
+    paid = payoffs(realise(obs), terms, params.spots, params.rate) if realized else None
     states = ScenarioState(x=saved[0], v=saved[1], obs=realise(saved[2]), funding=saved[3])
-    return states, realized
+    return states, paid
 
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
@@ -187,8 +188,12 @@ def _scenario(spec: ScenarioSpec, a: dict, key: jax.Array, index: jax.Array,
     """One scenario: (values (dates, positions), log spots (dates, assets), variances
     (dates, assets), values from each half of the inner paths (dates, 2, positions) or
     None, own estimate of today's nested values (3, positions) or None)."""
-    states, realized = scenario_path(spec.outer, a["terms"], a["xs"], a["p_rw"], a["save"], key)
-    realized = realized[a["inv"]]
+    expired = any(ds.expired for ds in spec.dates)
+    states, realized = scenario_path(spec.outer, a["terms"], a["xs"], a["p_rw"], a["save"], key,
+                                     realized=expired)
+    n_pos = a["inv"].shape[0]
+    dtype = states.x.dtype
+    realized = realized[a["inv"]] if expired else jnp.zeros((n_pos,), dtype)
     k_inner = inner_key(a["inner_root"], index)
     values, parts = [], []
     for j, (ds, d) in enumerate(zip(spec.dates, a["dates"])):
