@@ -14,13 +14,14 @@ def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
     """
     n = tail.n
     out = {}
+    without = tail.loo_means([tail_count(n, a) for a in tail.levels])
     for a in tail.levels:
         m = tail_count(n, a)
         comp_es = tail.rank_mean(0, m)
         lo, hi = var_window(tail, m)
         comp_var = tail.rank_mean(lo, hi)
         es = float(tail.top_loss[:m].mean())
-        es_without = tail.loo_top[:, :m].mean(axis=1)
+        es_without = without[m]
         by_group: dict[str, float] = {}
         for g, c in zip(groups, comp_es):
             by_group[g] = by_group.get(g, 0.0) + float(c)

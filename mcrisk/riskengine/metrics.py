@@ -149,14 +149,19 @@ class Tail:
         self._prefix: dict[int, np.ndarray] = {}
         self._first = np.empty((0, n_pos))
         self.k = keep_count(n, levels, ci)
-        # Candidates for the k worst (unsorted) and, per position, for the k worst
-        # leave-one-out book losses; `thr`/`loo_thr`: the k-th value after the last cut.
+        # Candidates for the k worst (unsorted); `thr`: the k-th loss after the last cut.
         self._loss = [np.empty(0)]
         self._pos = [np.empty((0, n_pos))]
         self._idx = [np.empty(0, np.int64)]
-        self._loo = [np.empty((n_pos, 0))]
-        self._size = self._loo_size = 0
+        self._size = 0
         self.thr = -np.inf
+        # Per position, candidates for the m worst leave-one-out book losses (m of the lowest
+        # level: incremental ES needs no more), negated, in one buffer partitioned in place
+        # (no copies of it: at 10^7 scenarios it is the run's largest array); `loo_thr`: the
+        # m-th value after the last cut.
+        self.m_loo = tail_count(n, min(self.levels))
+        self._loo = np.empty((n_pos, 0))
+        self._loo_size = 0
         self.loo_thr = np.full(n_pos, -np.inf)
         self._sorted = None
         self.count = 0
@@ -217,10 +222,15 @@ class Tail:
     def add_loo(self, loo: np.ndarray) -> None:
         """Add leave-one-out book losses (positions, columns): every column of a chunk that
         may reach `loo_thr` (the others cannot enter the kept k per position)."""
-        self._loo.append(loo)
-        self._loo_size += loo.shape[1]
-        if self._loo_size > 2 * self.k:
+        cols = loo.shape[1]
+        if self._loo_size + cols > self._loo.shape[1]:
             self._cut_loo()
+            if self._loo_size + cols > self._loo.shape[1]:
+                grown = np.empty((loo.shape[0], self._loo_size + cols + self.m_loo // 4 + 1))
+                grown[:, :self._loo_size] = self._loo[:, :self._loo_size]
+                self._loo = grown
+        self._loo[:, self._loo_size:self._loo_size + cols] = -loo
+        self._loo_size += cols
 
     def _cut_top(self) -> None:
         """Keep the k worst candidates, ties broken by scenario index so the kept set never
@@ -240,22 +250,20 @@ class Tail:
         self._size = loss.size
 
     def _cut_loo(self) -> None:
-        merged = np.concatenate(self._loo, axis=1)
-        if merged.shape[1] > self.k:
-            cut = merged.shape[1] - self.k
-            merged = np.partition(merged, cut, axis=1)[:, cut:]
-            self.loo_thr = merged.min(axis=1)
-        self._loo = [merged]
-        self._loo_size = merged.shape[1]
+        m = self.m_loo
+        if self._loo_size > m:
+            kept = self._loo[:, :self._loo_size]
+            kept.partition(m - 1, axis=1)  # in place: the m smallest negated lead
+            self._loo_size = m
+            self.loo_thr = -kept[:, m - 1]
 
     def _final(self) -> tuple:
         if self._sorted is None:
             self._cut_top()
-            self._cut_loo()
             loss, idx = self._loss[0], self._idx[0]
             order = np.lexsort((idx, -loss))
             pos = self._pos[0][order] if self.rows else None
-            self._sorted = (loss[order], pos, idx[order], -np.sort(-self._loo[0], axis=1))
+            self._sorted = (loss[order], pos, idx[order])
         return self._sorted
 
     @property
@@ -278,39 +286,11 @@ class Tail:
         """Per-position losses of the `count` worst scenarios, (count, positions)."""
         return self.top_pos[:count] if self.rows else self._first[:count]
 
-    def fill_rows(self, rows_of, ranks, first: int, batch: int) -> None:
-        """Second pass of a tail kept without rows: prefix sums of the per-position losses
-        over the ranks, at each rank in `ranks`, and the rows of the `first` worst.
-
-        Args:
-            rows_of: maps global scenario indices (at most `batch`) to (their book losses,
-                their per-position losses), the same numbers as the first pass gave.
-            ranks: ranks at which prefix sums are read (`rank_mean`'s lo and hi).
-            first: rows kept for `first_rows`.
-            batch: scenarios per call of `rows_of`.
-        """
-        idx, loss = self.top_idx, self.top_loss
-        ranks = sorted(set(int(r) for r in ranks) | {0})
-        end = ranks[-1]
-        acc = np.zeros(self._first.shape[1])
-        self._prefix = {0: acc.copy()}
-        firsts = []
-        for s in range(0, end, batch):
-            got, rows = rows_of(idx[s:min(end, s + batch)])
-            # Same kernel, same indices: equal up to how XLA rounds a lane at another
-            # position of the batch (~1e-14); anything more is a broken second pass.
-            want = loss[s:s + got.size]
-            if not np.allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max()):
-                raise RuntimeError("the second pass over the tail scenarios did not reproduce "
-                                   "their losses")
-            cum = np.cumsum(rows, axis=0) + acc
-            for r in ranks:
-                if s < r <= s + rows.shape[0]:
-                    self._prefix[r] = cum[r - s - 1]
-            acc = cum[-1]
-            if s < first:
-                firsts.append(rows[:first - s])
-        self._first = np.concatenate(firsts) if firsts else self._first
+    def set_rows(self, prefix: dict, first: np.ndarray) -> None:
+        """Rows of a tail kept without them (`stream.fill_rows`): prefix sums of the
+        per-position losses at given ranks ({rank: (positions,)}, rank 0 included) and the
+        rows of the worst scenarios."""
+        self._prefix, self._first = prefix, first
 
     @property
     def top_idx(self) -> np.ndarray:
@@ -319,8 +299,22 @@ class Tail:
 
     @property
     def loo_top(self) -> np.ndarray:
-        """Per position, the k worst leave-one-out book losses, worst first (positions, k)."""
-        return self._final()[3]
+        """Per position, the m worst leave-one-out book losses, worst first (positions, m)."""
+        self._cut_loo()
+        return -np.sort(self._loo[:, :self._loo_size], axis=1)
+
+    def loo_means(self, counts) -> dict[int, np.ndarray]:
+        """Per count c <= `m_loo`, the mean of each position's c worst leave-one-out losses."""
+        self._cut_loo()
+        out, end = {}, self._loo_size
+        # Largest count first: each partition narrows the one before, in place.
+        for c in sorted(set(counts), reverse=True):
+            part = self._loo[:, :end]
+            if c < end:
+                part.partition(c - 1, axis=1)
+            out[c] = -part[:, :c].mean(axis=1)
+            end = c
+        return out
 
     def _histogram(self, loss, index) -> None:
         # The bin range comes from the first min(n, 10000) scenarios by global index, so the

@@ -7,7 +7,7 @@ a leave-one-out tail; the host never converts the (chunk, positions) matrix. The
 the k worst (loss, index) pairs; the per-position losses that attribution reads (component
 ES and VaR, the worst scenarios) are recomputed afterwards for those scenarios by index: a
 scenario's draws depend on its index alone (`scenarios`), so the second pass reproduces
-them. Memory is then the chunk plus 16 bytes per kept tail scenario plus the leave-one-out
+them (to an ulp where XLA rounds a lane at the end of a vector loop differently). Memory is then the chunk plus 16 bytes per kept tail scenario plus the leave-one-out
 tails (k float64 per position), not k rows of positions.
 """
 
@@ -86,5 +86,42 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         out = call(padded, index.size)
         return out["loss"], out["pos"][:index.size].astype(np.float64)
 
-    tail.fill_rows(rows_of, ranks_needed(tail), WORST, samples)
+    fill_rows(tail, rows_of, ranks_needed(tail), WORST, samples)
     return floored
+
+
+def fill_rows(tail: Tail, rows_of, ranks, first: int, batch: int) -> None:
+    """Second pass of a tail kept without rows: prefix sums of the per-position losses
+    over the ranks, at each rank in `ranks`, and the rows of the `first` worst.
+
+    Args:
+        rows_of: maps global scenario indices (at most `batch`) to (their book losses,
+            their per-position losses), the first pass's numbers (to an ulp: see below).
+        ranks: ranks at which prefix sums are read (`rank_mean`'s lo and hi).
+        first: rows kept for `first_rows`.
+        batch: scenarios per call of `rows_of`.
+    """
+    idx, loss = tail.top_idx, tail.top_loss
+    ranks = sorted(set(int(r) for r in ranks) | {0})
+    end = ranks[-1]
+    acc = None
+    prefix = {}
+    firsts = []
+    for s in range(0, end, batch):
+        got, rows = rows_of(idx[s:min(end, s + batch)])
+        # Same kernel, same indices: equal up to how XLA rounds a lane at another
+        # position of the batch (the last lanes of a vector loop: an ulp of the float32
+        # values); anything more is a broken second pass.
+        want = loss[s:s + got.size]
+        if (np.abs(got - want) > 1e-5 * np.abs(rows).sum(axis=1) + 1e-300).any():
+            raise RuntimeError("the second pass over the tail scenarios did not reproduce "
+                               "their losses")
+        cum = np.cumsum(rows, axis=0) + (0.0 if acc is None else acc)
+        for r in ranks:
+            if s < r <= s + rows.shape[0]:
+                prefix[r] = cum[r - s - 1]
+        acc = cum[-1]
+        if s < first:
+            firsts.append(rows[:first - s])
+    prefix[0] = np.zeros_like(acc)  # end >= 1: every level has a tail
+    tail.set_rows(prefix, np.concatenate(firsts) if firsts else np.empty((0, 0)))
