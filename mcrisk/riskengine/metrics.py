@@ -23,7 +23,8 @@ with 10^4 scenarios; without the skewness term t(3) covers 0.87 with 20 tail sce
 interval's reach); both intervals need only those, so the streamed result equals the
 in-memory one for the same scenarios. A chunk's rows below the k-th loss kept so far cannot
 enter, so only the rest are buffered; the buffer is cut back to k when it doubles and
-sorted once, when read: the cost per chunk is linear in the chunk, not in k.
+sorted once, when read: the cost per chunk is linear in the chunk, not in k. With
+rows=False only (loss, index) is kept and `stream.fill_rows` supplies the per-position sums.
 """
 
 from __future__ import annotations
