@@ -162,7 +162,7 @@ class Tail:
         # m-th value after the last cut.
         self.m_loo = tail_count(n, min(self.levels))
         self._loo = np.empty((n_pos, 0))
-        self._loo_size = 0
+        self._loo_n = np.zeros(n_pos, np.int64)  # values held per position
         self.loo_thr = np.full(n_pos, -np.inf)
         self._sorted = None
         self.count = 0
@@ -184,8 +184,7 @@ class Tail:
                                      f"in scenario {int(index[row])}")
         loss = pos_losses.sum(axis=1)
         self.add(loss, index, pos_losses)
-        loo = loss[None, :] - pos_losses.T  # (positions, chunk)
-        self.add_loo(loo[:, (loo >= self.loo_thr[:, None]).any(axis=0)])
+        self.add_loo(loss[None, :] - pos_losses.T)  # (positions, chunk)
 
     def add(self, loss: np.ndarray, index: np.ndarray, rows: np.ndarray | None = None) -> None:
         """Add a chunk's book losses (chunk,) float64 with their global indices (and their
@@ -221,17 +220,22 @@ class Tail:
         self._histogram(loss, index)
 
     def add_loo(self, loo: np.ndarray) -> None:
-        """Add leave-one-out book losses (positions, columns): every column of a chunk that
-        may reach `loo_thr` (the others cannot enter the kept k per position)."""
-        cols = loo.shape[1]
-        if self._loo_size + cols > self._loo.shape[1]:
-            self._cut_loo()
-            if self._loo_size + cols > self._loo.shape[1]:
-                grown = np.empty((loo.shape[0], self._loo_size + cols + self.m_loo // 4 + 1))
-                grown[:, :self._loo_size] = self._loo[:, :self._loo_size]
-                self._loo = grown
-        self._loo[:, self._loo_size:self._loo_size + cols] = -loo
-        self._loo_size += cols
+        """Add leave-one-out book losses (positions, columns), e.g. every column of a chunk
+        where some position's may reach `loo_thr`; each position keeps its own candidates
+        (a union of columns would make each cut partition them all)."""
+        room = self.m_loo + self.m_loo // 4 + loo.shape[1]
+        if self._loo.shape[1] < room and self._loo_n.max() + loo.shape[1] > self._loo.shape[1]:
+            # Sized once by the first chunk; a wider chunk later grows it.
+            grown = np.empty((loo.shape[0], room))
+            grown[:, :self._loo.shape[1]] = self._loo
+            self._loo = grown
+        for i, row in enumerate(loo):
+            new = row[row >= self.loo_thr[i]]
+            if self._loo_n[i] + new.size > self._loo.shape[1]:
+                self._cut_loo_row(i)
+            n_i = self._loo_n[i]
+            self._loo[i, n_i:n_i + new.size] = -new
+            self._loo_n[i] = n_i + new.size
 
     def _cut_top(self) -> None:
         """Keep the k worst candidates, ties broken by scenario index so the kept set never
@@ -250,13 +254,22 @@ class Tail:
         self._pos = [pos] if self.rows else []
         self._size = loss.size
 
-    def _cut_loo(self) -> None:
+    def _cut_loo_row(self, i: int) -> None:
         m = self.m_loo
-        if self._loo_size > m:
-            kept = self._loo[:, :self._loo_size]
-            kept.partition(m - 1, axis=1)  # in place: the m smallest negated lead
-            self._loo_size = m
-            self.loo_thr = -kept[:, m - 1]
+        if self._loo_n[i] > m:
+            kept = self._loo[i, :self._loo_n[i]]
+            kept.partition(m - 1)  # in place: the m smallest negated lead
+            self._loo_n[i] = m
+            self.loo_thr[i] = -kept[m - 1]
+
+    def _cut_loo(self) -> int:
+        """Cut every position to its m worst; return how many each holds (m, or fewer
+        while fewer scenarios have been added)."""
+        for i in range(self._loo.shape[0]):
+            self._cut_loo_row(i)
+        size = int(self._loo_n.max(initial=0))
+        assert (self._loo_n == size).all(), "leave-one-out tails of unequal length"
+        return size
 
     def _final(self) -> tuple:
         if self._sorted is None:
@@ -301,13 +314,11 @@ class Tail:
     @property
     def loo_top(self) -> np.ndarray:
         """Per position, the m worst leave-one-out book losses, worst first (positions, m)."""
-        self._cut_loo()
-        return -np.sort(self._loo[:, :self._loo_size], axis=1)
+        return -np.sort(self._loo[:, :self._cut_loo()], axis=1)
 
     def loo_means(self, counts) -> dict[int, np.ndarray]:
         """Per count c <= `m_loo`, the mean of each position's c worst leave-one-out losses."""
-        self._cut_loo()
-        out, end = {}, self._loo_size
+        out, end = {}, self._cut_loo()
         # Largest count first: each partition narrows the one before, in place.
         for c in sorted(set(counts), reverse=True):
             part = self._loo[:, :end]

@@ -73,8 +73,7 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         tail.add(loss, np.arange(start, start + n_valid, dtype=np.int64))
         cols = np.flatnonzero(out["loo"][:n_valid])
         if cols.size:
-            loo = loss[cols][None, :] - out["pos"][cols].astype(np.float64).T
-            tail.add_loo(loo[:, (loo >= tail.loo_thr[:, None]).any(axis=0)])
+            tail.add_loo(loss[cols][None, :] - out["pos"][cols].astype(np.float64).T)
         if var_shift is not None:
             v = np.sqrt(np.maximum(out["v"][:n_valid, 0], 0.0))
             floored += shocked_vols(v, var_shift)[1].any(axis=-1).sum()
