@@ -54,7 +54,13 @@ def over_samples(fn: Callable, start: jax.Array, samples: int, devices: int):
     returns shape (1, ...) and the result has one row per device). Anything `fn` closes
     over is replicated.
     """
-    idx = start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32)
+    return over_indices(fn, start.astype(jnp.uint32) + jnp.arange(samples, dtype=jnp.uint32),
+                        devices)
+
+
+def over_indices(fn: Callable, idx: jax.Array, devices: int):
+    """`over_samples` on given global indices (samples,) uint32, e.g. a tail's scenarios
+    picked out of order for a second pass."""
     if devices == 1:
         return fn(idx)
     spec = PartitionSpec(AXIS)

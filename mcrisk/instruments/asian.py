@@ -16,7 +16,7 @@ import numpy as np
 from jax.scipy.special import ndtr
 
 from mcrisk.instruments import conditional, smooth
-from mcrisk.instruments.base import FamilyPlan, PlanContext, contract_vols, sign
+from mcrisk.instruments.base import FamilyPlan, PlanContext, contract_vols, pick, sign
 
 NAME = "asian"
 TYPES = ("asian",)
@@ -150,7 +150,7 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 
 def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats: AsianStats) -> jax.Array:
-    s = jnp.exp(st.x)[g["a1"]]
+    s = pick(jnp.exp(st.x), g["a1"])
     vol, r, q = contract_vols(g, vols)[0], p.rate, p.dividends[g["a1"]]
     n, nf = g["n_total"], g["n_future"]
     mean = (stats.logsum + nf * jnp.log(s) + (r - q - 0.5 * vol ** 2) * g["t_sum"]) / n

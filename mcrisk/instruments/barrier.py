@@ -16,7 +16,8 @@ import numpy as np
 from mcrisk.analytic import barrier as an_barrier
 from mcrisk.analytic import bs
 from mcrisk.instruments import conditional, smooth
-from mcrisk.instruments.base import FamilyPlan, PlanContext, contract_vols, shift_expiry, sign
+from mcrisk.instruments.base import (FamilyPlan, PlanContext, contract_vols, pick,
+                                     shift_expiry, sign)
 
 NAME = "barrier"
 TYPES = ("barrier",)
@@ -151,7 +152,7 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats: BarrierStats):
     """`stats.survival` holds the realised 0/1 alive indicator of the scenario."""
-    s1 = jnp.exp(st.x)[g["a1"]]
+    s1 = pick(jnp.exp(st.x), g["a1"])
     common = dict(spots=s1, strikes=g["strike"], expiries=g["tau"], rates=p.rate,
                   dividends=p.dividends[g["a1"]], is_call=g["call"], vols=contract_vols(g, vols)[0])
     price = an_barrier.barrier(barriers=g["level"], is_up=g["up"], is_in=g["knock_in"],

@@ -17,7 +17,7 @@ import numpy as np
 
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments import BY_NAME, FAMILIES, OF_TYPE
-from mcrisk.instruments.base import PlanContext
+from mcrisk.instruments.base import PlanContext, pick
 from mcrisk.problem import Problem
 
 
@@ -137,4 +137,4 @@ def init_records(shape: BookShape, dtype) -> dict:
 
 def take_rows(stats, rows: jax.Array):
     """The rows `rows` of a family's statistics (every array's leading axis)."""
-    return jax.tree_util.tree_map(lambda a: a[rows], stats)
+    return jax.tree_util.tree_map(lambda a: pick(a, rows), stats)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mcrisk.instruments.base import FamilyPlan, PlanContext, shift_expiry
+from mcrisk.instruments.base import FamilyPlan, PlanContext, pick, shift_expiry
 
 NAME = "linear"
 TYPES = ("spot", "perpetual")
@@ -62,7 +62,7 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 
 def closed_value(kind: str, g: dict, st, p, vols, stats) -> jax.Array:
-    s1 = jnp.exp(st.x)[g["a1"]]
+    s1 = pick(jnp.exp(st.x), g["a1"])
     if kind == "spot":
         return s1
     # Longs pay funding_rate x notional per year; the notional is the spot.

@@ -17,7 +17,8 @@ from jax.scipy.special import ndtr
 
 from mcrisk.analytic import bs, heston, margrabe, merton, stulz
 from mcrisk.instruments import conditional, smooth
-from mcrisk.instruments.base import FamilyPlan, PlanContext, contract_vols, shift_expiry, sign
+from mcrisk.instruments.base import (FamilyPlan, PlanContext, contract_vols, pick,
+                                     shift_expiry, sign)
 from mcrisk.instruments.conditional import (KIND_DIGITAL, KIND_FORWARD, KIND_VANILLA,
                                             REDUCE_MAX, REDUCE_MIN, REDUCE_SUM)
 
@@ -163,7 +164,7 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array:
     s = jnp.exp(st.x)
-    s1, s2 = s[g["a1"]], s[g["a2"]]
+    s1, s2 = pick(s, g["a1"]), pick(s, g["a2"])
     r, q1, q2 = p.rate, p.dividends[g["a1"]], p.dividends[g["a2"]]
     v1, v2 = contract_vols(g, vols)
     tau = g["tau"]

@@ -14,14 +14,14 @@ def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
     """
     n = tail.n
     out = {}
+    without = tail.loo_means([tail_count(n, a) for a in tail.levels])
     for a in tail.levels:
         m = tail_count(n, a)
-        comp_es = tail.top_pos[:m].mean(axis=0)
-        w = max(5, int(0.001 * n))
-        lo, hi = max(0, m - 1 - w), min(tail.top_loss.size, m + w)
-        comp_var = tail.top_pos[lo:hi].mean(axis=0)
+        comp_es = tail.rank_mean(0, m)
+        lo, hi = var_window(tail, m)
+        comp_var = tail.rank_mean(lo, hi)
         es = float(tail.top_loss[:m].mean())
-        es_without = tail.loo_top[:, :m].mean(axis=1)
+        es_without = without[m]
         by_group: dict[str, float] = {}
         for g, c in zip(groups, comp_es):
             by_group[g] = by_group.get(g, 0.0) + float(c)
@@ -35,11 +35,29 @@ def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
     return out
 
 
-def worst_scenarios(tail: Tail, names: list[str], count: int = 5) -> list[dict]:
+def var_window(tail: Tail, m: int) -> tuple[int, int]:
+    """Tail ranks lo .. hi - 1 whose mean per-position loss is component VaR at rank m."""
+    w = max(5, int(0.001 * tail.n))
+    return max(0, m - 1 - w), min(tail.top_loss.size, m + w)
+
+
+def ranks_needed(tail: Tail) -> list[int]:
+    """The ranks at which `contributions` reads the tail's prefix sums."""
+    out = []
+    for a in tail.levels:
+        m = tail_count(tail.n, a)
+        out += [m, *var_window(tail, m)]
+    return out
+
+
+WORST = 5  # scenarios listed by `worst_scenarios`
+
+
+def worst_scenarios(tail: Tail, names: list[str], count: int = WORST) -> list[dict]:
     return [{"scenario": int(i), "loss": float(l),
              "by_position": dict(zip(names, map(float, row)))}
             for i, l, row in zip(tail.top_idx[:count], tail.top_loss[:count],
-                                 tail.top_pos[:count])]
+                                 tail.first_rows(count))]
 
 
 def group_of(position, assets) -> str:

@@ -23,7 +23,8 @@ with 10^4 scenarios; without the skewness term t(3) covers 0.87 with 20 tail sce
 interval's reach); both intervals need only those, so the streamed result equals the
 in-memory one for the same scenarios. A chunk's rows below the k-th loss kept so far cannot
 enter, so only the rest are buffered; the buffer is cut back to k when it doubles and
-sorted once, when read: the cost per chunk is linear in the chunk, not in k.
+sorted once, when read: the cost per chunk is linear in the chunk, not in k. With
+rows=False only (loss, index) is kept and `stream.fill_rows` supplies the per-position sums.
 """
 
 from __future__ import annotations
@@ -141,17 +142,27 @@ class Tail:
         bins: histogram bins.
     """
 
-    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int):
+    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int, rows: bool = True):
         self.n, self.levels, self.ci, self.bins = n, tuple(levels), ci, bins
+        # rows=False: keep only (loss, index) of the tail; the per-position rank means that
+        # attribution reads come from `fill_rows` (a second pass by scenario index).
+        self.rows = rows
+        self._prefix: dict[int, np.ndarray] = {}
+        self._first = np.empty((0, n_pos))
         self.k = keep_count(n, levels, ci)
-        # Candidates for the k worst (unsorted) and, per position, for the k worst
-        # leave-one-out book losses; `thr`/`loo_thr`: the k-th value after the last cut.
+        # Candidates for the k worst (unsorted); `thr`: the k-th loss after the last cut.
         self._loss = [np.empty(0)]
         self._pos = [np.empty((0, n_pos))]
         self._idx = [np.empty(0, np.int64)]
-        self._loo = [np.empty((n_pos, 0))]
-        self._size = self._loo_size = 0
+        self._size = 0
         self.thr = -np.inf
+        # Per position, candidates for the m worst leave-one-out book losses (m of the lowest
+        # level: incremental ES needs no more), negated, in one buffer partitioned in place
+        # (no copies of it: at 10^7 scenarios it is the run's largest array); `loo_thr`: the
+        # m-th value after the last cut.
+        self.m_loo = tail_count(n, min(self.levels))
+        self._loo = np.empty((n_pos, 0))
+        self._loo_n = np.zeros(n_pos, np.int64)  # values held per position
         self.loo_thr = np.full(n_pos, -np.inf)
         self._sorted = None
         self.count = 0
@@ -172,6 +183,12 @@ class Tail:
             raise FloatingPointError(f"non-finite loss {pos_losses[row, col]} of position {col} "
                                      f"in scenario {int(index[row])}")
         loss = pos_losses.sum(axis=1)
+        self.add(loss, index, pos_losses)
+        self.add_loo(loss[None, :] - pos_losses.T)  # (positions, chunk)
+
+    def add(self, loss: np.ndarray, index: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Add a chunk's book losses (chunk,) float64 with their global indices (and their
+        per-position losses when the tail keeps rows)."""
         if self.shift is None:
             self.shift = float(loss.mean())
         d = loss - self.shift
@@ -185,7 +202,8 @@ class Tail:
             self.scale = big
         if self.scale > 0:
             d = d / self.scale
-        self.sums += [d.sum(), (d ** 2).sum(), (d ** 3).sum(), (d ** 4).sum()]
+        d2 = d * d
+        self.sums += [d.sum(), d2.sum(), (d2 * d).sum(), (d2 * d2).sum()]
         self.count += loss.size
         self.n_loss += int((loss > 0).sum())
         self.worst = max(self.worst, float(loss.max()))
@@ -193,50 +211,73 @@ class Tail:
         # Ties with the k-th loss stay candidates: which of them is kept is decided by index.
         keep = loss >= self.thr
         self._loss.append(loss[keep])
-        self._pos.append(pos_losses[keep])
+        if self.rows:
+            self._pos.append(rows[keep])
         self._idx.append(index[keep])
         self._size += int(keep.sum())
         if self._size > 2 * self.k:
             self._cut_top()
-        loo = loss[None, :] - pos_losses.T  # (positions, chunk)
-        cols = (loo >= self.loo_thr[:, None]).any(axis=0)
-        self._loo.append(loo[:, cols])
-        self._loo_size += int(cols.sum())
-        if self._loo_size > 2 * self.k:
-            self._cut_loo()
         self._histogram(loss, index)
+
+    def add_loo(self, loo: np.ndarray) -> None:
+        """Add leave-one-out book losses (positions, columns), e.g. every column of a chunk
+        where some position's may reach `loo_thr`; each position keeps its own candidates
+        (a union of columns would make each cut partition them all)."""
+        room = self.m_loo + self.m_loo // 4 + loo.shape[1]
+        if self._loo.shape[1] < room and self._loo_n.max() + loo.shape[1] > self._loo.shape[1]:
+            # Sized once by the first chunk; a wider chunk later grows it.
+            grown = np.empty((loo.shape[0], room))
+            grown[:, :self._loo.shape[1]] = self._loo
+            self._loo = grown
+        for i, row in enumerate(loo):
+            new = row[row >= self.loo_thr[i]]
+            if self._loo_n[i] + new.size > self._loo.shape[1]:
+                self._cut_loo_row(i)
+            n_i = self._loo_n[i]
+            self._loo[i, n_i:n_i + new.size] = -new
+            self._loo_n[i] = n_i + new.size
 
     def _cut_top(self) -> None:
         """Keep the k worst candidates, ties broken by scenario index so the kept set never
         depends on chunk order."""
-        loss, pos = np.concatenate(self._loss), np.concatenate(self._pos)
-        idx = np.concatenate(self._idx)
+        loss, idx = np.concatenate(self._loss), np.concatenate(self._idx)
+        pos = np.concatenate(self._pos) if self.rows else None
         if loss.size > self.k:
             # Only the rows at or above the k-th loss need ordering.
             kth = np.partition(loss, loss.size - self.k)[loss.size - self.k]
             sel = np.flatnonzero(loss >= kth)
             order = sel[np.lexsort((idx[sel], -loss[sel]))[: self.k]]
-            loss, pos, idx = loss[order], pos[order], idx[order]
+            loss, idx = loss[order], idx[order]
+            pos = pos[order] if self.rows else None
             self.thr = kth
-        self._loss, self._pos, self._idx = [loss], [pos], [idx]
+        self._loss, self._idx = [loss], [idx]
+        self._pos = [pos] if self.rows else []
         self._size = loss.size
 
-    def _cut_loo(self) -> None:
-        merged = np.concatenate(self._loo, axis=1)
-        if merged.shape[1] > self.k:
-            cut = merged.shape[1] - self.k
-            merged = np.partition(merged, cut, axis=1)[:, cut:]
-            self.loo_thr = merged.min(axis=1)
-        self._loo = [merged]
-        self._loo_size = merged.shape[1]
+    def _cut_loo_row(self, i: int) -> None:
+        m = self.m_loo
+        if self._loo_n[i] > m:
+            kept = self._loo[i, :self._loo_n[i]]
+            kept.partition(m - 1)  # in place: the m smallest negated lead
+            self._loo_n[i] = m
+            self.loo_thr[i] = -kept[m - 1]
+
+    def _cut_loo(self) -> int:
+        """Cut every position to its m worst; return how many each holds (m, or fewer
+        while fewer scenarios have been added)."""
+        for i in range(self._loo.shape[0]):
+            self._cut_loo_row(i)
+        size = int(self._loo_n.max(initial=0))
+        assert (self._loo_n == size).all(), "leave-one-out tails of unequal length"
+        return size
 
     def _final(self) -> tuple:
         if self._sorted is None:
             self._cut_top()
-            self._cut_loo()
-            loss, pos, idx = self._loss[0], self._pos[0], self._idx[0]
+            loss, idx = self._loss[0], self._idx[0]
             order = np.lexsort((idx, -loss))
-            self._sorted = (loss[order], pos[order], idx[order], -np.sort(-self._loo[0], axis=1))
+            pos = self._pos[0][order] if self.rows else None
+            self._sorted = (loss[order], pos, idx[order])
         return self._sorted
 
     @property
@@ -249,6 +290,22 @@ class Tail:
         """Their per-position losses, (k, positions)."""
         return self._final()[1]
 
+    def rank_mean(self, lo: int, hi: int) -> np.ndarray:
+        """Mean per-position loss over the tail ranks lo .. hi - 1 (0 = worst)."""
+        if self.rows:
+            return self.top_pos[lo:hi].mean(axis=0)
+        return (self._prefix[hi] - self._prefix[lo]) / (hi - lo)
+
+    def first_rows(self, count: int) -> np.ndarray:
+        """Per-position losses of the `count` worst scenarios, (count, positions)."""
+        return self.top_pos[:count] if self.rows else self._first[:count]
+
+    def set_rows(self, prefix: dict, first: np.ndarray) -> None:
+        """Rows of a tail kept without them (`stream.fill_rows`): prefix sums of the
+        per-position losses at given ranks ({rank: (positions,)}, rank 0 included) and the
+        rows of the worst scenarios."""
+        self._prefix, self._first = prefix, first
+
     @property
     def top_idx(self) -> np.ndarray:
         """Their global scenario indices."""
@@ -256,8 +313,20 @@ class Tail:
 
     @property
     def loo_top(self) -> np.ndarray:
-        """Per position, the k worst leave-one-out book losses, worst first (positions, k)."""
-        return self._final()[3]
+        """Per position, the m worst leave-one-out book losses, worst first (positions, m)."""
+        return -np.sort(self._loo[:, :self._cut_loo()], axis=1)
+
+    def loo_means(self, counts) -> dict[int, np.ndarray]:
+        """Per count c <= `m_loo`, the mean of each position's c worst leave-one-out losses."""
+        out, end = {}, self._cut_loo()
+        # Largest count first: each partition narrows the one before, in place.
+        for c in sorted(set(counts), reverse=True):
+            part = self._loo[:, :end]
+            if c < end:
+                part.partition(c - 1, axis=1)
+            out[c] = -part[:, :c].mean(axis=1)
+            end = c
+        return out
 
     def _histogram(self, loss, index) -> None:
         # The bin range comes from the first min(n, 10000) scenarios by global index, so the

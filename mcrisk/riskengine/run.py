@@ -17,11 +17,13 @@ from mcrisk.errors import NonFiniteError, check_finite
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.progress import Tracker, resolve
 from mcrisk.riskengine import attribution, stress
+from mcrisk.riskengine.deltagamma import delta_gamma_losses
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.jackknife import jackknife, nested_correction
 from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
+from mcrisk.riskengine.stream import stream_losses
 from mcrisk.sharding import chunk_samples
 
 STRESS_PATHS = 20_000
@@ -107,7 +109,10 @@ def risk(cfg: Any, *, progress: Any = None,
                          dates, var_shift)
     own = np.isin(np.arange(len(names)), plans[h_idx].nested_idx)
 
-    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
+    # Nothing nested, no profile, no delta-gamma, no sink: losses reduced on the device and
+    # a tail of (loss, index) filled in by a second pass (stream.py).
+    fast = not nested and not rk.dates and not want_greeks and sink is None
+    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins, rows=not fast)
     # Losses with the nested positions revalued from each half of the inner paths.
     half_tails = ([Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
                    for _ in range(2)] if nested_h else [])
@@ -124,7 +129,11 @@ def risk(cfg: Any, *, progress: Any = None,
                      else [])
     n_chunks = -(-n // samples)
     progress.start("scenarios", n_chunks, "scenarios")
-    for c in range(n_chunks):
+    if fast:
+        n_floored += stream_losses(kernel, tail, q, v0, n, samples, lambda start, pos, xs: (
+            require_finite(pos, names, _at_scenario(start, 0, dates, xs, m.assets))),
+            progress, var_shift)
+    for c in range(0 if fast else n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
         vals, xs, v_all, _, halves, today = jax.device_get(
@@ -135,15 +144,12 @@ def risk(cfg: Any, *, progress: Any = None,
             n_floored += floored.any(axis=-1).sum(axis=0)
             v_h = shocked_vols(np.sqrt(np.maximum(v_h, 0.0)), var_shift)[0] ** 2
         vals = np.asarray(vals[:n_valid], np.float64)
-        for j, d in enumerate(dates):
-            require_finite(vals[:, j, :], names, lambda i, j=j, d=d: (
-                f"scenarios[{start + i}].dates[{j}]",
-                f"revaluation of scenario {start + i} at t = {d:g} years ("
-                + ("spots " + ", ".join(f"{a}={v:.6g}" for a, v in zip(
-                    m.assets, np.exp(np.asarray(xs[i, j], np.float64))))) + ")"))
+        for j in range(len(dates)):
+            require_finite(vals[:, j, :], names, _at_scenario(start, j, dates, xs, m.assets))
         x_h = xs[:, h_idx]
         idx = np.arange(start, start + n_valid, dtype=np.int64)
-        ref = np.where(own, np.asarray(today[:n_valid], np.float64), v0)  # (chunk, 3, pos)
+        ref = (np.broadcast_to(v0, (n_valid, 3, len(names))) if today is None else
+               np.where(own, np.asarray(today[:n_valid], np.float64), v0))  # (chunk, 3, pos)
         pos_loss = q * (ref[:, 0] - vals[:, h_idx, :])
         tail.update(pos_loss, idx)
         for k, t in enumerate(half_tails):
@@ -157,7 +163,7 @@ def risk(cfg: Any, *, progress: Any = None,
             pr.update(np.asarray(halves[:n_valid][:, profile_dates, k], np.float64) @ q,
                       ref[:, 1 + k] @ q)
         if dg_tail is not None:
-            dg_tail.update(_delta_gamma_losses(problem, greeks, np.asarray(x_h[:n_valid]),
+            dg_tail.update(delta_gamma_losses(problem, greeks, np.asarray(x_h[:n_valid]),
                                                np.asarray(v_h[:n_valid]), rk), idx)
         progress.update(c + 1, start + n_valid)
 
@@ -257,6 +263,14 @@ def require_finite(values: np.ndarray, names: list[str], where) -> None:
                              f"position '{names[j]}' in {what}")
 
 
+def _at_scenario(start: int, j: int, dates, xs, assets):
+    """`require_finite`'s `where` for scenario start + i at dates[j] (xs: log spots)."""
+    return lambda i: (f"scenarios[{start + i}].dates[{j}]",
+                      f"revaluation of scenario {start + i} at t = {dates[j]:g} years (spots "
+                      + ", ".join(f"{a}={v:.6g}" for a, v in zip(
+                          assets, np.exp(np.asarray(xs[i, j], np.float64)))) + ")")
+
+
 def _stress_and_margin(problem: Problem, prep, base, q, names, progress: Tracker) -> dict:
     return {"stress": _stress(problem, prep, base, q, names, progress),
             "margin": (_margin(problem, prep, base, q, progress)
@@ -270,22 +284,6 @@ def _methods(problem: Problem, dp) -> dict:
         out[p.name] = ("expired: realised payoff" if dp.expired[i] else
                        f"closed form ({kinds[i]})" if i in kinds else "nested monte carlo")
     return out
-
-
-def _delta_gamma_losses(problem, greeks: np.ndarray, x_h, v_h, rk) -> np.ndarray:
-    """Losses per position from the delta, gamma and vega of each (`greeks`: rows as
-    `pricing.Priced`, columns the positions, scaled by their quantities)."""
-    m = problem.market
-    n = m.n_assets
-    ds = np.exp(x_h) - m.spots  # (chunk, assets)
-    if problem.model.has_variance:
-        dvol = np.sqrt(np.maximum(v_h, 0)) - np.sqrt(problem.model.params["v0"])
-    elif rk.vol_dynamics == "shock":
-        dvol = np.broadcast_to(rk.vol_shock, ds.shape)
-    else:
-        dvol = np.zeros_like(ds)
-    delta, gamma, vega = greeks[:n], greeks[n:2 * n], greeks[2 * n:3 * n]  # (assets, positions)
-    return -(ds @ delta + 0.5 * (ds ** 2) @ gamma + dvol @ vega)
 
 
 def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[dict]:

@@ -39,7 +39,7 @@ from mcrisk.random import BLOCK, STREAM_INNER, index_keys, n_normals, next_norma
 from mcrisk.riskengine.dateval import DateSpec, date_inputs, value_at
 from mcrisk.riskengine.revalue import (DatePlan, ScenarioState, plan_date, shocked_vols,
                                       valuation_grid)
-from mcrisk.sharding import over_samples
+from mcrisk.sharding import over_indices
 from mcrisk.simulate import KernelSpec
 
 # Step index reserved for the draws that settle path probabilities, e.g. a barrier's knock
@@ -84,8 +84,9 @@ class ScenarioSpec(NamedTuple):
 
 
 def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save: jax.Array,
-                  key: jax.Array):
-    """Simulate one scenario; return (states at each date, realised payoffs discounted to 0).
+                  key: jax.Array, realized: bool = True):
+    """Simulate one scenario; return (states at each date, realised payoffs discounted to 0;
+    None without `realized`: no position expires by the last date).
 
     save: (steps, dates) bool, True where step k ends on date j.
     """
@@ -134,9 +135,9 @@ def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save:
                                      if hasattr(BY_NAME[n], "realise") else st)
                                  for n, st in o.stats.items()})
 
-    realized = payoffs(realise(obs), terms, params.spots, params.rate)
+    paid = payoffs(realise(obs), terms, params.spots, params.rate) if realized else None
     states = ScenarioState(x=saved[0], v=saved[1], obs=realise(saved[2]), funding=saved[3])
-    return states, realized
+    return states, paid
 
 
 def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
@@ -145,10 +146,11 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
     """Chunk kernel: (start, n_valid) -> values (samples, dates, positions), log spots
     at every date (samples, dates, assets), the scenario variances before any shock
     (samples, dates, assets), the valid mask, the values from each half of the inner paths
-    (samples, dates, 2, positions; equal to the values where nothing is nested) and each
+    (samples, dates, 2, positions; None where no date nests anything) and each
     scenario's own estimate of today's values of the positions nested at the horizon
     (samples, 3, positions: all inner paths, first half, second half; other entries are not
-    computed and are zero).
+    computed and are zero; None where nothing is nested at the horizon). The kernel
+    carries its `spec` and `inputs` for `scenario_losses`.
 
     `vols` are the revaluation vols of gbm/merton. `vol_shift` (heston/bates only) shifts
     each scenario's vol sqrt(v) at every date before revaluation, through `shocked_vols`.
@@ -174,47 +176,107 @@ def make_kernel(problem: Problem, prep: Prepared, date_plans: list[DatePlan],
                   shift=None if vol_shift is None else jnp.asarray(vol_shift, dtype))
 
     def kernel(start, n_valid):
-        return scenario_chunk(spec, inputs, start, n_valid)
+        index = np.uint32(start) + np.arange(samples, dtype=np.uint32)
+        return scenario_chunk(spec, inputs, index, np.int32(n_valid))
 
+    kernel.spec, kernel.inputs = spec, inputs
     return kernel
 
 
-@partial(jax.jit, static_argnames=("spec",))
-def scenario_chunk(spec: ScenarioSpec, inputs: dict, start: jax.Array, n_valid: jax.Array):
-    """One chunk of scenarios, revalued at every date (outputs: see `make_kernel`)."""
-    a = inputs
-    dtype = jnp.dtype(spec.outer.dtype)
-    samples = spec.outer.samples
+def _scenario(spec: ScenarioSpec, a: dict, key: jax.Array, index: jax.Array,
+              halves: bool = True):
+    """One scenario: (values (dates, positions), log spots (dates, assets), variances
+    (dates, assets), values from each half of the inner paths (dates, 2, positions) or
+    None, own estimate of today's nested values (3, positions) or None)."""
+    expired = any(ds.expired for ds in spec.dates)
+    states, realized = scenario_path(spec.outer, a["terms"], a["xs"], a["p_rw"], a["save"], key,
+                                     realized=expired)
     n_pos = a["inv"].shape[0]
+    dtype = states.x.dtype
+    realized = realized[a["inv"]] if expired else jnp.zeros((n_pos,), dtype)
+    k_inner = inner_key(a["inner_root"], index)
+    values, parts = [], []
+    for j, (ds, d) in enumerate(zip(spec.dates, a["dates"])):
+        st = jax.tree_util.tree_map(lambda x, j=j: x[j], states)
+        if spec.shift:
+            vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), a["shift"])
+            st = st._replace(v=vol ** 2)
+        v = value_at(ds, d, st, a["p_rn"], a["vols"], realized, k_inner, halves=halves)
+        values.append(v[0] if halves else v)
+        parts.append(v[1:] if halves else None)
+    v0 = None
+    if spec.today is not None:
+        v0 = value_at(spec.today, a["today"], a["st0"], a["p_rn"], a["vols0"],
+                      jnp.zeros_like(values[0]), k_inner, halves=True)
+    # Halves differ from the values only where something is nested: otherwise not output.
+    nested = halves and any(ds.nested is not None for ds in spec.dates)
+    return (jnp.stack(values), states.x, states.v, jnp.stack(parts) if nested else None, v0)
 
-    def one(key, index):
-        states, realized = scenario_path(spec.outer, a["terms"], a["xs"], a["p_rw"], a["save"],
-                                         key)
-        realized = realized[a["inv"]]
-        k_inner = inner_key(a["inner_root"], index)
-        values, halves = [], []
-        for j, (ds, d) in enumerate(zip(spec.dates, a["dates"])):
-            st = jax.tree_util.tree_map(lambda x, j=j: x[j], states)
-            if spec.shift:
-                vol, _ = shocked_vols(jnp.sqrt(jnp.maximum(st.v, 0.0)), a["shift"])
-                st = st._replace(v=vol ** 2)
-            v = value_at(ds, d, st, a["p_rn"], a["vols"], realized, k_inner, halves=True)
-            values.append(v[0])
-            halves.append(v[1:])
-        if spec.today is None:
-            v0 = jnp.zeros((3, n_pos), dtype)
-        else:
-            v0 = value_at(spec.today, a["today"], a["st0"], a["p_rn"], a["vols0"],
-                          jnp.zeros((n_pos,), dtype), k_inner, halves=True)
-        return jnp.stack(values), states.x, states.v, jnp.stack(halves), v0
 
-    last = start.astype(jnp.uint32) + n_valid.astype(jnp.uint32)
+@partial(jax.jit, static_argnames=("spec",))
+def scenario_chunk(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid: jax.Array):
+    """Scenarios `index` (samples,) uint32, revalued at every date (outputs: see
+    `make_kernel`); entries at positions >= n_valid are padding."""
+    def share(idx):
+        return jax.vmap(lambda k, i: _scenario(spec, inputs, k, i))(
+            index_keys(inputs["root"], idx), idx)
 
-    def share(index):
-        vals, x_h, v_h, halves, v0 = jax.vmap(one)(index_keys(a["root"], index), index)
-        return vals, x_h, v_h, index < last, halves, v0
+    vals, x, v, halves, v0 = over_indices(share, index, spec.devices)
+    valid = jnp.arange(index.shape[0], dtype=jnp.int32) < n_valid
+    return vals, x, v, valid, halves, v0
 
-    return over_samples(share, start, samples, spec.devices)
+
+@partial(jax.jit, static_argnames=("spec",))
+def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid: jax.Array,
+                    book: dict):
+    """Horizon losses of scenarios `index` for a book that nothing nests (the streamed
+    risk run's kernel): what the tail and moments need, reduced on the device.
+
+    Args:
+        spec, inputs, index, n_valid: as `scenario_chunk` (one date: the horizon).
+        book: q (positions,) quantities; v0_hi, v0_lo (positions,) today's values as a
+            sum of two floats (the float64 value to ~1e-14); loo_thr (positions,) float32
+            lower bounds of the leave-one-out losses kept so far.
+
+    Returns:
+        dict with loss_hi, loss_lo (samples,): the book loss as an unevaluated float pair
+        (its float64 sum is the exact sum of `pos`'s float32 entries to ~1e-14); pos
+        (samples, positions) float32 position losses; ok (samples,) all finite; loo
+        (samples,) True where some leave-one-out loss may reach loo_thr; x (samples, 1,
+        assets) log spots and v variances at the horizon; valid.
+    """
+    def share(idx):
+        vals, x, v, _, _ = jax.vmap(lambda k, i: _scenario(spec, inputs, k, i, halves=False))(
+            index_keys(inputs["root"], idx), idx)
+        q = book["q"]
+        pos = q * ((book["v0_hi"] - vals[:, 0]) + book["v0_lo"])
+        hi, lo = _two_sum_rows(pos)
+        # Conservative: the float32 leave-one-out loss is within a few ulps of the exact one;
+        # the host applies the exact threshold to the rows flagged here.
+        approx = (hi[:, None] - pos) + lo[:, None]
+        slack = 8 * jnp.finfo(pos.dtype).eps * (jnp.abs(hi)[:, None] + jnp.abs(pos))
+        loo = (approx + slack >= book["loo_thr"]).any(axis=1)
+        ok = jnp.isfinite(vals[:, 0]).all(axis=1)
+        return dict(loss_hi=hi, loss_lo=lo, pos=pos, ok=ok, loo=loo, x=x, v=v)
+
+    out = over_indices(share, index, spec.devices)
+    out["valid"] = jnp.arange(index.shape[0], dtype=jnp.int32) < n_valid
+    return out
+
+
+def _two_sum_rows(x: jax.Array):
+    """Row sums of x (rows, cols) as float pairs (hi, lo), hi + lo = the exact sum to a few
+    ulps of float64: pairwise, with Knuth's two-sum error of every addition carried."""
+    lo = jnp.zeros(x.shape[:1], x.dtype)
+    while x.shape[1] > 1:
+        if x.shape[1] % 2:
+            x = jnp.concatenate([x, jnp.zeros_like(x[:, :1])], axis=1)
+        a, b = x[:, 0::2], x[:, 1::2]
+        s = a + b
+        bb = s - a
+        lo = lo + ((a - (s - bb)) + (b - bb)).sum(axis=1)
+        x = s
+    return x[:, 0], lo
 
 
 def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):

@@ -1,0 +1,126 @@
+"""The scenario loop of a book that nothing nests: losses reduced on the device, a tail of
+(loss, scenario index) only, then a second pass over the tail's scenarios for attribution.
+
+The kernel (`scenarios.scenario_losses`) returns each scenario's book loss as a float pair
+(the exact sum of its float32 position losses), a finite flag and which scenarios may enter
+a leave-one-out tail; the host never converts the (chunk, positions) matrix. The tail keeps
+the k worst (loss, index) pairs; the per-position losses that attribution reads (component
+ES and VaR, the worst scenarios) are recomputed afterwards for those scenarios by index: a
+scenario's draws depend on its index alone (`scenarios`), so the second pass reproduces
+them (to an ulp where XLA rounds a lane at the end of a vector loop differently). Memory is then the chunk plus 16 bytes per kept tail scenario plus the leave-one-out
+tails (k float64 per position), not k rows of positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mcrisk.riskengine.attribution import WORST, ranks_needed
+from mcrisk.riskengine.metrics import Tail
+from mcrisk.riskengine.revalue import shocked_vols
+from mcrisk.riskengine.scenarios import scenario_losses
+
+
+def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, samples: int,
+                  on_bad: Callable, progress, var_shift=None) -> np.ndarray:
+    """Fill `tail` (kept without rows) with the horizon losses of scenarios 0 .. n - 1.
+
+    Args:
+        kernel: `scenarios.make_kernel`'s kernel (one date: the horizon, nothing nested).
+        tail: `Tail(..., rows=False)`.
+        q: (positions,) quantities.
+        v0: (positions,) today's values per unit, float64.
+        n: scenarios.
+        samples: scenarios per kernel call.
+        on_bad: called with (first index, position losses (chunk, positions), log spots
+            (chunk, 1, assets)) of a chunk holding a non-finite loss; it raises.
+        progress: `Tracker`.
+        var_shift: heston/bates vol shift (the floored scenarios are counted), or None.
+
+    Returns:
+        (1,) count of scenarios whose shifted vol was floored (zero without `var_shift`).
+    """
+    spec, inputs = kernel.spec, kernel.inputs
+    ft = np.dtype(spec.outer.dtype)
+    hi = v0.astype(ft)
+    book = dict(q=jnp.asarray(q, ft), v0_hi=jnp.asarray(hi),
+                v0_lo=jnp.asarray((v0 - hi.astype(np.float64)).astype(ft)))
+
+    def call(index: np.ndarray, n_valid: int) -> dict:
+        thr = tail.loo_thr.astype(ft)
+        # Rounded down: the device's test may only err towards keeping a scenario.
+        thr = np.where(thr.astype(np.float64) > tail.loo_thr, np.nextafter(thr, ft.type(-np.inf)),
+                       thr)
+        out = jax.device_get(scenario_losses(spec, inputs, index, np.int32(n_valid),
+                                             dict(book, loo_thr=jnp.asarray(thr))))
+        out["loss"] = (out["loss_hi"][:n_valid].astype(np.float64)
+                       + out["loss_lo"][:n_valid].astype(np.float64))
+        return out
+
+    floored = np.zeros(1, np.int64)
+    n_chunks = -(-n // samples)
+    for c in range(n_chunks):
+        start = c * samples
+        n_valid = min(samples, n - start)
+        out = call(np.uint32(start) + np.arange(samples, dtype=np.uint32), n_valid)
+        if not out["ok"][:n_valid].all():
+            on_bad(start, out["pos"][:n_valid], out["x"][:n_valid])
+        loss = out["loss"]
+        tail.add(loss, np.arange(start, start + n_valid, dtype=np.int64))
+        cols = np.flatnonzero(out["loo"][:n_valid])
+        if cols.size:
+            tail.add_loo(loss[cols][None, :] - out["pos"][cols].astype(np.float64).T)
+        if var_shift is not None:
+            v = np.sqrt(np.maximum(out["v"][:n_valid, 0], 0.0))
+            floored += shocked_vols(v, var_shift)[1].any(axis=-1).sum()
+        progress.update(c + 1, start + n_valid)
+
+    def rows_of(index: np.ndarray):
+        padded = np.zeros(samples, np.uint32)
+        padded[:index.size] = index
+        out = call(padded, index.size)
+        return out["loss"], out["pos"][:index.size].astype(np.float64)
+
+    fill_rows(tail, rows_of, ranks_needed(tail), WORST, samples)
+    return floored
+
+
+def fill_rows(tail: Tail, rows_of, ranks, first: int, batch: int) -> None:
+    """Second pass of a tail kept without rows: prefix sums of the per-position losses
+    over the ranks, at each rank in `ranks`, and the rows of the `first` worst.
+
+    Args:
+        rows_of: maps global scenario indices (at most `batch`) to (their book losses,
+            their per-position losses), the first pass's numbers (to an ulp: see below).
+        ranks: ranks at which prefix sums are read (`rank_mean`'s lo and hi).
+        first: rows kept for `first_rows`.
+        batch: scenarios per call of `rows_of`.
+    """
+    idx, loss = tail.top_idx, tail.top_loss
+    ranks = sorted(set(int(r) for r in ranks) | {0})
+    end = ranks[-1]
+    acc = None
+    prefix = {}
+    firsts = []
+    for s in range(0, end, batch):
+        got, rows = rows_of(idx[s:min(end, s + batch)])
+        # Same kernel, same indices: equal up to how XLA rounds a lane at another
+        # position of the batch (the last lanes of a vector loop: an ulp of the float32
+        # values); anything more is a broken second pass.
+        want = loss[s:s + got.size]
+        if (np.abs(got - want) > 1e-5 * np.abs(rows).sum(axis=1) + 1e-300).any():
+            raise RuntimeError("the second pass over the tail scenarios did not reproduce "
+                               "their losses")
+        cum = np.cumsum(rows, axis=0) + (0.0 if acc is None else acc)
+        for r in ranks:
+            if s < r <= s + rows.shape[0]:
+                prefix[r] = cum[r - s - 1]
+        acc = cum[-1]
+        if s < first:
+            firsts.append(rows[:first - s])
+    prefix[0] = np.zeros_like(acc)  # end >= 1: every level has a tail
+    tail.set_rows(prefix, np.concatenate(firsts) if firsts else np.empty((0, 0)))
