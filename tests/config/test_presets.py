@@ -24,6 +24,7 @@ from tests.config.runner import ROOT, in_process, main_in_process, tiny  # noqa:
 
 EXPERIMENTS = sorted(p.stem for p in (Path(conf_dir()) / "experiment").glob("*.yaml"))
 README = (ROOT / "README.md").read_text()
+PRESETS = {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")}
 # What each preset's description promises its book holds.
 PROMISED_ASSETS = {"crypto_book_var": {"BTC", "ETH", "SOL"},
                    "dao_treasury_stress": {"DAO", "ETH", "USDC"}}
@@ -110,6 +111,10 @@ def test_readme_commands_run_and_do_what_they_say(block, in_process, capsys):
 
     for i, args in enumerate(BLOCKS[block]):
         if tuple(args) in NOT_RUN:
+            continue
+        if len(args) == 2 and args[1].startswith("experiment="):
+            # A bare preset: test_experiments.py runs every preset at these same sizes.
+            assert args[1].partition("=")[2] in PRESETS, args
             continue
         if args[0] == "mcrisk-collect":
             assert main_in_process(collect, args) == 0, args

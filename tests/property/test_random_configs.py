@@ -141,8 +141,8 @@ def _non_finite(x, path="result"):
     return []
 
 
-@pytest.mark.slow  # ~100 s: every example compiles its own kernels
-@settings(max_examples=25, deadline=None, derandomize=True,
+@pytest.mark.slow  # ~60 s: every example compiles its own kernels
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cfg=configs())
 def test_config_is_rejected_by_field_or_gives_finite_results(cfg):
