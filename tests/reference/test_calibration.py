@@ -8,9 +8,7 @@ padded to 48, four starts), which the noisy fit reuses without compiling.
 
 from __future__ import annotations
 
-import contextlib
 
-import jax
 import numpy as np
 import pytest
 from scipy.stats import chi2
@@ -19,6 +17,7 @@ from mcrisk.calibrate.models import calibrate
 from mcrisk.calibrate.quotes import CalibrationQuotes
 from mcrisk.vol.implied import implied_vol
 from tests.reference import qlref
+from tests.compiles import compiled as _compiled
 
 S, R, Q = 100.0, 0.03, 0.01
 DAYS = (30, 91, 182, 365, 730)
@@ -27,23 +26,6 @@ HESTON = dict(v0=0.36, kappa=2.5, theta=0.42, xi=1.1, rho=-0.3)
 BATES = dict(v0=0.30, kappa=2.5, theta=0.36, xi=1.0, rho=-0.3, jump_intensity=2.0,
              jump_mean=-0.08, jump_std=0.12)
 MERTON = dict(vol=0.5, jump_intensity=3.0, jump_mean=-0.06, jump_std=0.10)
-_COMPILE = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def _compiled():
-    """Names of the functions XLA compiles inside the block."""
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def _quotes(price) -> CalibrationQuotes:

@@ -4,10 +4,8 @@ formula (Gatheral & Jacquier 2014) independently of `mcrisk.vol.ssvi`."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
-import jax
 import numpy as np
 import pytest
 import yaml
@@ -15,6 +13,7 @@ from scipy.stats import norm
 
 import mcrisk
 from mcrisk.errors import ConfigError
+from tests.compiles import compiled as _compiled
 
 S0, VOL, R = 100.0, 0.6, 0.02
 SURF = dict(rho=-0.4, eta=1.2, gamma=0.35, expiries=[0.1, 0.5, 1.0],
@@ -176,24 +175,6 @@ def test_surface_needs_gbm(tmp_path):
     cfg["model"] = dict(name="merton", jump_intensity=1.0, jump_mean=-0.1, jump_std=0.1)
     with pytest.raises(ConfigError, match="model.name"):
         mcrisk.stress(cfg)
-
-
-_COMPILE = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def _compiled():
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def test_second_run_with_another_surface_compiles_nothing(tmp_path):

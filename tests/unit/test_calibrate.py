@@ -3,10 +3,8 @@ chain conversion, and the model block a config accepts."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
@@ -15,26 +13,11 @@ from mcrisk import ConfigError
 from mcrisk.calibrate.models import Calibration, calibrate, model_block
 from mcrisk.calibrate.quotes import CalibrationQuotes, quotes_from_chain
 from mcrisk.vol.quotes import read_chain
+from tests.compiles import compiled as _compiled
 
 CHAIN = Path(__file__).resolve().parents[2] / "experiments" / "data" / "btc_eth_chain.csv"
-_COMPILE = "/jax/core/compile/backend_compile_duration"
 GOOD = CalibrationQuotes(100.0, 0.0, 0.0, np.array([90.0, 100.0, 110.0]), np.full(3, 0.5),
                          np.array([False, True, True]), np.array([0.6, 0.55, 0.58]))
-
-
-@contextlib.contextmanager
-def _compiled():
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 @pytest.mark.parametrize("model, change, path", [

@@ -4,16 +4,14 @@ argument), and its closed-form values are those of the new numbers, not of the f
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
-import jax
 import pytest
 
 import mcrisk
 from tests.reference import qlref
+from tests.compiles import compiled as _compiled
 
-_COMPILE = "/jax/core/compile/backend_compile_duration"
 
 CFG = dict(
     market=dict(assets=["BTC", "ETH"], spot=[60000.0, 3000.0], vol=[0.6, 0.75],
@@ -34,22 +32,6 @@ CFG = dict(
                            vol=dict(BTC=20, ETH=25))],
               margin=dict(spot_range=0.2, spot_steps=3, vol_shift=0.1,
                           extreme_multiple=0.0)))
-
-
-@contextlib.contextmanager
-def _compiled():
-    """Names of the functions XLA compiles inside the block."""
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def test_second_run_with_new_numbers_compiles_nothing():

@@ -12,7 +12,6 @@ lost next to the intrinsic value; every out-of-the-money quote with a normal pri
 
 from __future__ import annotations
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -23,13 +22,13 @@ from scipy.stats import norm
 
 from mcrisk.errors import ConfigError
 from mcrisk.vol.implied import black_price, implied_vol
+from tests.compiles import compiled as _compiled
 
 STRIKES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 40))
 EXPIRIES = np.array([1 / 8760, 1 / 365, 7 / 365, 1 / 12, 0.25, 1.0, 5.0])
 VOLS = np.array([0.05, 0.2, 0.8, 1.5, 3.0])
 K, T, V, CALL = (a.ravel() for a in np.meshgrid(STRIKES, EXPIRIES, VOLS, [True, False],
                                                  indexing="ij"))
-_COMPILE = "/jax/core/compile/backend_compile_duration"
 
 
 def _vega(f, k, t, v, d=1.0):
@@ -160,21 +159,6 @@ def test_gradients_are_the_implicit_function_theorem():
     expected = (1.0 / vega, -dp_df / vega, -dp_dk / vega, -v / (2.0 * t), -(prices / d) / vega)
     for got, want in zip(grads, expected):
         np.testing.assert_allclose(np.asarray(got)[1:], want[1:], rtol=1e-8)
-
-
-@contextlib.contextmanager
-def _compiled():
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def test_second_call_with_new_numbers_compiles_nothing():

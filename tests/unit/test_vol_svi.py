@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 
-import jax
 import numpy as np
 import pytest
 
@@ -13,24 +11,7 @@ from mcrisk.vol import ssvi
 from mcrisk.vol.fit import fit_svi
 from mcrisk.vol.svi import SviParams, arbitrage_report, density
 from tests.reference.test_vol_svi import _ssvi_quotes, _svi_quotes
-
-_COMPILE = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def _compiled():
-    """Names of the functions XLA compiles inside the block."""
-    names: list[str] = []
-
-    def listen(event, duration_secs, **kw):
-        if event == _COMPILE:
-            names.append(kw.get("fun_name", "?"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
+from tests.compiles import compiled as _compiled
 
 
 def test_second_fit_with_new_numbers_compiles_nothing():
