@@ -14,10 +14,9 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax import Array
 
-from mcrisk.vol.fit import FitSpec
+from mcrisk.vol.fit import FitSpec, optimizer, optimizer_step
 
 __all__ = ["Minimum", "minimise"]
 
@@ -51,8 +50,7 @@ def minimise(loss: Callable[[Array], tuple[Array, object]], x0: Array, spec: Fit
     this is the final one. Adam's loss is not monotone, so it only stops on the gradient.
     """
     lbfgs = spec.optimizer == "lbfgs"
-    opt = (optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(max_backtracking_steps=30))
-           if lbfgs else optax.adam(spec.learning_rate))
+    opt = optimizer(spec)
     value_and_grad = jax.value_and_grad(loss, has_aux=True)
     value_only = lambda x: loss(x)[0]  # noqa: E731
     (v0, aux0), _ = jax.eval_shape(value_and_grad, x0)
@@ -64,15 +62,7 @@ def minimise(loss: Callable[[Array], tuple[Array, object]], x0: Array, spec: Fit
         # The backtracking line search only accepts decreasing steps: a stalled decrease is
         # convergence to a minimum whose loss is not 0 (a model that cannot fit the quotes).
         moving = (i == 0) | (previous - value > rel_tol * jnp.abs(value)) if lbfgs else True
-        # optax mixes int32 counters with int64 or Python scalars under x64, which strict
-        # promotion (the test suite's setting) rejects; the promotions are harmless there.
-        with jax.numpy_dtype_promotion("standard"):
-            if lbfgs:
-                updates, new_state = opt.update(grad, state, x, value=value, grad=grad,
-                                                value_fn=value_only)
-            else:
-                updates, new_state = opt.update(grad, state, x)
-        new_x = optax.apply_updates(x, updates)
+        new_x, new_state = optimizer_step(opt, spec, x, state, value, grad, value_only)
         go = ((jnp.linalg.norm(grad) > spec.grad_tol) & (i < spec.n_iter)
               & jnp.all(jnp.isfinite(new_x)) & jnp.isfinite(value) & moving)
         keep = lambda new, old: jnp.where(go, new, old)  # noqa: E731

@@ -106,6 +106,17 @@ def contract_vols(g: dict, vols):
     return vols[g["a1"]], vols[g["a2"]]
 
 
+def nothing(*args, **kwargs) -> tuple:
+    """The part of a family that carries nothing (`init`, `update`, `record_init`, `record`,
+    `at_shock` of a payoff read from the snapshots alone)."""
+    return ()
+
+
+def no_aux(positions, horizon: float) -> dict:
+    """`shock_aux` of a family whose stress-point statistics need no host arrays."""
+    return {}
+
+
 def shift_expiry(p: Position, date: float) -> Position:
     """The same contract seen from `date`: its expiry measured from there."""
     terms = dict(p.terms)

@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mcrisk.instruments.base import FamilyPlan, PlanContext, pick, shift_expiry
+from mcrisk.instruments.base import (FamilyPlan, PlanContext, no_aux, nothing, pick,
+                                     shift_expiry)
 
 NAME = "linear"
 TYPES = ("spot", "perpetual")
@@ -25,28 +26,23 @@ def plan(ctx: PlanContext, positions) -> FamilyPlan:
                          for p in positions])), masks={})
 
 
-def residual(p, date: float):
-    return shift_expiry(p, date)
+residual = shift_expiry
 
 
-def init(terms: dict, x0: jax.Array):
-    return ()
+init = nothing
 
 
-def update(stats, terms: dict, masks: dict, x0, x1, var, draws):
-    return ()
+update = nothing
 
 
 def payoff(stats, terms: dict, snap, spots: jax.Array, rate, cond=None) -> jax.Array:
     return spots[terms["asset"]] + terms["offset"]
 
 
-def record_init(n: int, dtype):
-    return ()
+record_init = nothing
 
 
-def record(rec, stats, terms, masks, mean, var):
-    return ()
+record = nothing
 
 
 def closed_kind(p, model: str, revaluation: str = "auto") -> str:
@@ -69,9 +65,7 @@ def closed_value(kind: str, g: dict, st, p, vols, stats) -> jax.Array:
     return s1 - g["entry"] - g["funding_rate"] * st.funding[g["a1"]]
 
 
-def shock_aux(positions, horizon: float) -> dict:
-    return {}
+shock_aux = no_aux
 
 
-def at_shock(terms: dict, aux: dict, s, x, s0):
-    return ()
+at_shock = nothing

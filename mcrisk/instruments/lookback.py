@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mcrisk.instruments.base import FamilyPlan, PlanContext, shift_expiry, sign
+from mcrisk.instruments.base import (FamilyPlan, PlanContext, no_aux, nothing, shift_expiry,
+                                     sign)
 
 NAME = "lookback"
 TYPES = ("lookback",)
@@ -38,8 +39,7 @@ def plan(ctx: PlanContext, positions) -> FamilyPlan:
     return FamilyPlan(terms=terms, masks=masks)
 
 
-def residual(p, date: float):
-    return shift_expiry(p, date)
+residual = shift_expiry
 
 
 def init(terms: dict, x0: jax.Array) -> LookbackStats:
@@ -66,12 +66,10 @@ def payoff(stats: LookbackStats, terms: dict, snap: jax.Array, spots, rate: jax.
     return pay * jnp.exp(-rate * terms["expiry"])
 
 
-def record_init(n: int, dtype):
-    return ()
+record_init = nothing
 
 
-def record(rec, stats, terms, masks, mean, var):
-    return ()
+record = nothing
 
 
 def closed_kind(p, model: str, revaluation: str = "auto") -> None:
@@ -86,8 +84,7 @@ def closed_value(kind: str, g: dict, st, p, vols, stats):
     raise AssertionError(kind)
 
 
-def shock_aux(positions, horizon: float) -> dict:
-    return {}
+shock_aux = no_aux
 
 
 def at_shock(terms: dict, aux: dict, s, x, s0) -> LookbackStats:

@@ -17,8 +17,8 @@ from jax.scipy.special import ndtr
 
 from mcrisk.analytic import bs, heston, margrabe, merton, stulz
 from mcrisk.instruments import conditional, smooth
-from mcrisk.instruments.base import (FamilyPlan, PlanContext, contract_vols, pick,
-                                     shift_expiry, sign)
+from mcrisk.instruments.base import (FamilyPlan, PlanContext, contract_vols, no_aux, nothing,
+                                     pick, shift_expiry, sign)
 from mcrisk.instruments.conditional import (KIND_DIGITAL, KIND_FORWARD, KIND_VANILLA,
                                             REDUCE_MAX, REDUCE_MIN, REDUCE_SUM)
 
@@ -81,16 +81,13 @@ def plan(ctx: PlanContext, positions) -> FamilyPlan:
     return FamilyPlan(terms=terms, masks={})
 
 
-def residual(p, date: float):
-    return shift_expiry(p, date)
+residual = shift_expiry
 
 
-def init(terms: dict, x0: jax.Array):
-    return ()
+init = nothing
 
 
-def update(stats, terms: dict, masks: dict, x0, x1, var, draws):
-    return ()
+update = nothing
 
 
 def payoff(stats, terms: dict, snap: jax.Array, spots: jax.Array, rate: jax.Array,
@@ -127,12 +124,10 @@ def conditional_payoff(tt: dict, rec: conditional.LastStep) -> jax.Array:
                                conditional.vanilla(mu, v, k, sg)))
 
 
-def record_init(n: int, dtype):
-    return ()
+record_init = nothing
 
 
-def record(rec, stats, terms, masks, mean, var):
-    return ()
+record = nothing
 
 
 def closed_kind(p, model: str, revaluation: str = "auto") -> str | None:
@@ -210,9 +205,7 @@ def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array
     raise AssertionError(kind)
 
 
-def shock_aux(positions, horizon: float) -> dict:
-    return {}
+shock_aux = no_aux
 
 
-def at_shock(terms: dict, aux: dict, s, x, s0):
-    return ()
+at_shock = nothing

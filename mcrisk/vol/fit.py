@@ -132,6 +132,34 @@ def make_spec(n_iter: int, optimizer: str, learning_rate: float, grad_tol: float
                    number("grad_tol", grad_tol, lo=0.0))
 
 
+def optimizer(spec: FitSpec) -> optax.GradientTransformationExtraArgs:
+    """The optax optimizer of `spec`.
+
+    L-BFGS uses a backtracking line search: it compiles in about half the time of optax's
+    default zoom line search, and without its stored gradient it also runs on float32 under
+    x64 (the stored-gradient path transposes with a Python-float cotangent, which float32
+    outputs reject).
+    """
+    if spec.optimizer == "lbfgs":
+        return optax.lbfgs(
+            linesearch=optax.scale_by_backtracking_linesearch(max_backtracking_steps=30))
+    return optax.adam(spec.learning_rate)
+
+
+def optimizer_step(opt, spec: FitSpec, x: Array, state, value: Array, grad: Array,
+                   value_fn: Callable[[Array], Array]) -> tuple[Array, object]:
+    """One optax step from `x` (loss `value`, gradient `grad`): the new point and state."""
+    # optax mixes int32 counters with int64 or Python scalars under x64, which strict
+    # promotion (the test suite's setting) rejects; the promotions are harmless there.
+    with jax.numpy_dtype_promotion("standard"):
+        if spec.optimizer == "lbfgs":
+            updates, new_state = opt.update(grad, state, x, value=value, grad=grad,
+                                            value_fn=value_fn)
+        else:
+            updates, new_state = opt.update(grad, state, x)
+    return optax.apply_updates(x, updates), new_state
+
+
 def minimise(loss: Callable[[Array], Array], x0: Array, spec: FitSpec
              ) -> tuple[Array, Array, Array]:
     """Run ``spec.n_iter`` optax steps on a flat parameter vector inside ``lax.scan``.
@@ -142,26 +170,13 @@ def minimise(loss: Callable[[Array], Array], x0: Array, spec: FitSpec
     Returns:
       The final point, the ``(n_iter,)`` loss before each step and the number of steps kept.
     """
-    lbfgs = spec.optimizer == "lbfgs"
-    # Backtracking compiles in about half the time of optax's default zoom line search, and
-    # without its stored gradient it also runs on float32 under x64 (the stored-gradient path
-    # transposes with a Python-float cotangent, which float32 outputs reject).
-    opt = (optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(max_backtracking_steps=30))
-           if lbfgs else optax.adam(spec.learning_rate))
+    opt = optimizer(spec)
     value_and_grad = jax.value_and_grad(loss)
 
     def step(carry, _):
         x, state, kept = carry
         value, grad = value_and_grad(x)
-        # optax mixes int32 counters with int64 or Python scalars under x64, which strict
-        # promotion (the test suite's setting) rejects; the promotions are harmless there.
-        with jax.numpy_dtype_promotion("standard"):
-            if lbfgs:
-                updates, new_state = opt.update(grad, state, x, value=value, grad=grad,
-                                                value_fn=loss)
-            else:
-                updates, new_state = opt.update(grad, state, x)
-        new_x = optax.apply_updates(x, updates)
+        new_x, new_state = optimizer_step(opt, spec, x, state, value, grad, loss)
         go = (jnp.linalg.norm(grad) > spec.grad_tol) & jnp.all(jnp.isfinite(new_x))
         keep = lambda new, old: jnp.where(go, new, old)
         return (keep(new_x, x), jax.tree_util.tree_map(keep, new_state, state),
