@@ -122,13 +122,15 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     sim = problem.sim
     extra = {}
     if problem.surface is not None:
-        from mcrisk.riskengine.vega import surface_vega
+        from mcrisk.riskengine.vega import surface_values, surface_vega
 
         extra["vega_by_expiry"] = surface_vega(problem)
+        extra["on_surface"] = surface_values(problem, {p["name"]: p["value"]
+                                                       for p in positions})
         extra["notes"] = list(problem.notes) + [
-            "market.surface: task=price values every position by Monte Carlo at the flat "
-            "market.vol; the surface enters vega_by_expiry only (risk and stress mark the "
-            "closed forms on it)"]
+            "market.surface: the positions' value fields are Monte Carlo estimates at the flat "
+            "market.vol; on_surface marks each closed-form contract at its own surface vol "
+            "(as risk and stress do), vega_by_expiry is its vega"]
     return check_finite({
         "task": "price", "positions": positions, "book": book, "n_paths": sim.n_paths,
         "n_samples": pr.n_samples, "model": problem.model.name, "dtype": sim.dtype,

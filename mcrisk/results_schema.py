@@ -110,6 +110,9 @@ PRICE = FACTS + [
     ("units.<quantity>", "the unit of each reported quantity (`value`, `delta`, `gamma`, "
                          "`vega`, `rho`, `cross_gamma`): Greeks per 1.00 of their input "
                          "(`mcrisk.units`)"),
+]
+
+_VEGA = [
     ("vega_by_expiry.buckets", "only with `market.surface`: labels of the expiry buckets "
                                "(days to expiry; edges `market.surface.vega_buckets`, "
                                "default `<=7d`, `7-30d`, `30-90d`, `90-180d`, `>180d`)"),
@@ -122,6 +125,16 @@ PRICE = FACTS + [
     ("vega_by_expiry.not_marked", "positions without a surface vega (no Black-Scholes closed "
                                   "form: valued by Monte Carlo at the flat vol, or linear)"),
 ]
+
+_ON_SURFACE = [
+    ("on_surface.book", "only with `market.surface`: today's value of the book on the smile, "
+                        "the sum of `on_surface.positions`"),
+    ("on_surface.positions.<position>", "each closed-form position at its own contract's "
+                                        "surface vol (quantity included); the others at their "
+                                        "Monte Carlo `value` at the flat `market.vol`"),
+    ("on_surface.method.<position>", "which of the two"),
+]
+PRICE = PRICE + _VEGA + _ON_SURFACE
 
 _TAIL = [
     ("var.<level>", "Value-at-Risk: the ⌈n(1−a)⌉-th largest loss (loss = today's value − "
@@ -267,8 +280,8 @@ RISK = FACTS + _TAIL + [
 _RISK_UNITS = [("units.<quantity>", "the unit of each reported quantity, keyed by its result "
                                     "path (`losses`, `horizon`, `stress[].spot_shock_pct`, "
                                     "`margin.points[].vol`, ...; `mcrisk.units`)")]
-STRESS_TASK = [f for f in FACTS] + TODAY + STRESS + MARGIN + _RISK_UNITS
-RISK = RISK + _RISK_UNITS
+STRESS_TASK = [f for f in FACTS] + TODAY + STRESS + MARGIN + _RISK_UNITS + _VEGA
+RISK = RISK + _RISK_UNITS + _VEGA
 
 CONVERGENCE = [f for f in FACTS if f[0] != "n_paths"] + [
     ("rows[].n_paths", "paths of this row (`convergence.n_paths`)"),
@@ -372,7 +385,10 @@ def undescribed(task: str, result: dict) -> list[str]:
     pats = [_pattern(p) for p, _ in fields(task)]
     missing = []
     for path in dict.fromkeys(leaves(result)):
+        # An empty list of records (``stress: []``) is described by its elements' fields.
+        listed = path[:-1] + (path[-1] + "[]",) if path else path
         if not any(len(p) == len(path) and all(re.fullmatch(s, k) for s, k in zip(p, path))
+                   or len(p) > len(path) and all(re.fullmatch(s, k) for s, k in zip(p, listed))
                    for p in pats):
             missing.append(".".join(path))
     return missing

@@ -191,6 +191,7 @@ def risk(cfg: Any, *, progress: Any = None,
                                     "pricing engine)")
                                for nm, c, o in zip(names, closed, own)}}
     out["methods_at_horizon"] = _methods(problem, plans[h_idx])
+    out.update(_vega_by_expiry(problem))
     if profile is not None:
         out["profile"] = profile.result()
         if half_profiles:
@@ -243,10 +244,20 @@ def stress_test(cfg: Any, *, progress: Any = None) -> dict:
         "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
                    for nm, n in zip(names, today.nested)}}}
     out.update(_stress_and_margin(problem, prep, base, q, names, progress))
+    out.update(_vega_by_expiry(problem))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                n_paths=problem.sim.n_paths, units=dict(units.RISK),
                notes=list(problem.notes) + _margin_notes(out))
     return check_finite(out)
+
+
+def _vega_by_expiry(problem: Problem) -> dict:
+    """``{"vega_by_expiry": ...}`` with a surface (`mcrisk.riskengine.vega`), else ``{}``."""
+    if problem.surface is None:
+        return {}
+    from mcrisk.riskengine.vega import surface_vega
+
+    return {"vega_by_expiry": surface_vega(problem)}
 
 
 def require_finite(values: np.ndarray, names: list[str], where) -> None:

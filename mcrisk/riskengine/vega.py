@@ -1,10 +1,11 @@
-"""Vega by expiry bucket of the positions marked on `market.surface`.
+"""Vega by expiry bucket, and today's value, of the positions marked on `market.surface`.
 
 Each closed-form position's vega is the derivative of its closed form with respect to a
 parallel shift of its own contract vol (`mcrisk.riskengine.surfvol`), by forward-mode
 differentiation of the same revaluation the risk engine runs today (analytic, no bumps);
 positions valued by Monte Carlo have no surface vega and are listed apart. Buckets are by
-the time to expiry in days: ``<= edge_1``, ``(edge_1, edge_2]``, ..., ``> edge_n``.
+the time to expiry in days: ``<= edge_1``, ``(edge_1, edge_2]``, ..., ``> edge_n``. The same
+forward-mode pass gives each marked position's value on the smile (the primal).
 """
 
 from __future__ import annotations
@@ -38,6 +39,33 @@ def surface_vega(problem: Problem) -> dict | None:
       ``{"buckets": labels, "book": {label: vega}, "positions": {name: {label: vega}},
       "not_marked": [names]}``.
     """
+    got = _marked(problem)
+    return None if got is None else got[0]
+
+
+def surface_values(problem: Problem, mc_values: dict) -> dict | None:
+    """Today's value of the book on the surface: each surface-marked position at its closed
+    form on its own contract vol, every other position at `mc_values` (name -> value,
+    quantity included: the Monte Carlo estimate at the flat vol); None without a surface.
+
+    Returns:
+      ``{"book": total, "positions": {name: value}, "method": {name: how}}``.
+    """
+    got = _marked(problem)
+    if got is None:
+        return None
+    marks = got[1]
+    names = [p.name for p in problem.positions]
+    values = {n: marks.get(n, mc_values[n]) for n in names}
+    return {"book": float(sum(values.values())) + 0.0, "positions": values,
+            "method": {n: ("closed form at the contract's surface vol" if n in marks else
+                           "monte carlo at the flat market.vol (no Black-Scholes closed form)")
+                       for n in names}}
+
+
+def _marked(problem: Problem) -> tuple[dict, dict] | None:
+    """(vega by bucket as `surface_vega` returns it, {name: value on the surface}) of the
+    surface-marked positions."""
     if problem.surface is None:
         return None
     edges = problem.surface.vega_buckets
@@ -49,23 +77,25 @@ def surface_vega(problem: Problem) -> dict | None:
            "not_marked": []}
     if not groups:
         out["not_marked"] = [p.name for p in problem.positions]
-        return out
+        return out, {}
     dp_g = type(dp)(date=0.0, expired=dp.expired, groups=groups, nested_idx=dp.nested_idx,
                     nested=None, nested_src={})
-    vegas = jax.device_get(_vega_kernel(prep.spec.model, prep.plan.shape, prep.params,
-                                        prep.terms, group_arrays(dp_g, prep.spec.dtype)))
-    marked = set()
+    values, vegas = jax.device_get(_vega_kernel(prep.spec.model, prep.plan.shape, prep.params,
+                                                prep.terms, group_arrays(dp_g, prep.spec.dtype)))
+    marked, marks = set(), {}
     for kind, g in groups.items():
-        for i, v in zip(g["idx"], np.asarray(vegas[kind], np.float64)):
+        for i, v, x in zip(g["idx"], np.asarray(vegas[kind], np.float64),
+                           np.asarray(values[kind], np.float64)):
             p = problem.positions[int(i)]
             days = 365.0 * p.terms["expiry"]
             label = labels[int(np.searchsorted(np.asarray(edges, float), days, side="left"))]
             vq = float(p.quantity * v) + 0.0
             out["positions"][p.name] = {b: (vq if b == label else 0.0) for b in labels}
             out["book"][label] += vq
+            marks[p.name] = float(p.quantity * x) + 0.0
             marked.add(int(i))
     out["not_marked"] = [p.name for i, p in enumerate(problem.positions) if i not in marked]
-    return out
+    return out, marks
 
 
 @partial(jax.jit, static_argnames=("model", "shape"))
@@ -80,4 +110,4 @@ def _vega_kernel(model: str, shape, p, terms: dict, groups: dict) -> dict:
         return {k: closed_values(k, g, st, p, p.vols) for k, g in groups.items()}
 
     one = jnp.ones((), p.vols.dtype)
-    return jax.jvp(values, (jnp.zeros((), p.vols.dtype),), (one,))[1]
+    return jax.jvp(values, (jnp.zeros((), p.vols.dtype),), (one,))

@@ -77,15 +77,22 @@ def test_heston_recovers_quantlib_parameters(heston_fit):
     assert set(fit.rmse_by_expiry) == {qlref.years(d) for d in DAYS}
 
 
-def test_noisy_quotes_fit_to_the_noise_and_compile_nothing(heston_fit, heston_quotes):
+@pytest.fixture(scope="module")
+def noisy_fit(heston_fit, heston_quotes):
+    """Quotes with 0.5 vol point of noise, their fit, and the names compiled by the fit."""
     noise = np.random.default_rng(7).normal(0.0, 0.005, heston_quotes.vols.shape)
     noisy = heston_quotes._replace(vols=heston_quotes.vols + noise)
     with _compiled() as names:
         fit = calibrate("heston", noisy, starts=STARTS)
+    return noisy, fit, names
+
+
+def test_noisy_quotes_fit_to_the_noise_and_compile_nothing(noisy_fit, heston_quotes):
+    noisy, fit, names = noisy_fit
     assert names == [], names
     # The true parameters miss the noisy quotes by the noise itself; the best fit can only do
     # better, by at most the 5 fitted degrees of freedom (chi-square, 40 dof, 4-sigma tail).
-    n = noise.size
+    n = noisy.vols.size
     noise_rmse = 100.0 * np.sqrt(np.mean((noisy.vols - heston_quotes.vols) ** 2))
     assert fit.rmse_vol_points <= noise_rmse + 1e-6
     assert fit.rmse_vol_points >= 0.5 * np.sqrt(chi2.ppf(3e-5, n - 5) / n)
@@ -126,3 +133,42 @@ def test_merton_adam_in_price_space_fits_the_quotes():
     true = MERTON["vol"] ** 2 + MERTON["jump_intensity"] * (
         MERTON["jump_mean"] ** 2 + MERTON["jump_std"] ** 2)
     assert total == pytest.approx(true, rel=0.02)
+
+
+def test_monte_carlo_under_the_calibrated_model_reprices_the_quotes(noisy_fit):
+    """The calibration's ``model:`` block, pasted into a config, prices the calibration set
+    by Monte Carlo (QE) within each quote's fit error: a convention that differed between the
+    calibrator's Fourier pricer and the simulation (v0 vs vol, rho's sign, the carry, the
+    order of the parameters) would move the smile by whole vol points."""
+    import mcrisk
+    from mcrisk.calibrate.models import model_block
+
+    quotes, fit, _ = noisy_fit
+    k, t, c = (np.asarray(a) for a in (quotes.strikes, quotes.expiries, quotes.is_call))
+    fwd, disc = S * np.exp((R - Q) * t), np.exp(-R * t)
+    cfg = dict(
+        market=dict(assets=["X"], spot=[S], vol=[0.6], dividend=[Q], rate=R),
+        model=model_block({"X": fit}),
+        sim=dict(n_paths=100_000, n_steps=400, seed=5, dtype="float32"),
+        greeks=dict(enabled=False),
+        portfolio=dict(positions=[
+            dict(name=f"q{i}", type="european", asset="X", option="call" if ci else "put",
+                 strike=float(ki), expiry=float(ti)) for i, (ki, ti, ci) in
+            enumerate(zip(k, t, c))]))
+    res = mcrisk.price(cfg)
+    mc = np.array([p["unit_price"] for p in res["positions"]])
+    se = np.array([p["unit_stderr"] for p in res["positions"]])
+    iv_mc = np.asarray(implied_vol(mc, fwd, k, t, c, disc).vol)
+    model = np.array([qlref.heston(S, ki, round(ti * 365), R, Q, *(fit.params[n] for n in
+                                   HESTON), "call" if ci else "put")
+                      for ki, ti, ci in zip(k, t, c)])
+    iv_model = np.asarray(implied_vol(model, fwd, k, t, c, disc).vol)
+    d1 = (np.log(fwd / k) + 0.5 * quotes.vols ** 2 * t) / (quotes.vols * np.sqrt(t))
+    vega = disc * fwd * np.sqrt(t) * np.exp(-0.5 * d1 ** 2) / np.sqrt(2 * np.pi)
+    # QE's bias at dt = 2y/400 is below 5e-4 of spot (test_stochastic_models' bound at a
+    # finer dt of the same order, and benchmarks/heston_bias.py).
+    tol = np.abs(iv_model - quotes.vols) + (4 * se + 5e-4 * S) / vega
+    miss = np.abs(iv_mc - quotes.vols)
+    bad = np.flatnonzero(miss > tol)
+    assert bad.size == 0, [(float(t[i]), float(k[i]), float(iv_mc[i]), float(quotes.vols[i]),
+                            float(tol[i])) for i in bad]

@@ -78,6 +78,11 @@ def test_flat_surface_gives_the_flat_vol_risk_stress_and_margin(tmp_path):
     assert b["margin"]["requirement"] == pytest.approx(a["margin"]["requirement"], rel=1e-10)
     # Not a trivially flat book: the digital's smile term vanishes only on a flat smile.
     assert abs(a["today"]["positions"]["dig"]) > 1.0
+    # The flat-surface vega of the put (its only Black-Scholes european) in its bucket.
+    d1 = (np.log(S0 / 80.0) + (R + 0.5 * VOL ** 2) * 0.3) / (VOL * np.sqrt(0.3))
+    assert b["vega_by_expiry"]["positions"]["put"]["90-180d"] == pytest.approx(
+        -3.0 * S0 * norm.pdf(d1) * np.sqrt(0.3), rel=1e-9)
+    assert "vega_by_expiry" not in a
 
 
 def test_european_marked_at_its_strike_and_expiry_vol(tmp_path):
@@ -214,9 +219,24 @@ def test_vega_by_expiry_bucket_is_the_black_scholes_vega_at_the_contract_vol(tmp
         assert sum(abs(v) for b, v in got.items() if b != want[p["name"]]) == 0.0
     assert vb["book"]["7-30d"] == pytest.approx(vega(short), rel=1e-9)
     assert vb["not_marked"] == ["s"]
+    # Today's marks on the smile: Black-Scholes at each contract's SSVI vol; the spot keeps
+    # its Monte Carlo value.
+    on = res["on_surface"]
+    for p in (call, short, PUT):
+        t, k = p["expiry"], p["strike"]
+        vol = ssvi_vol(np.log(k / (S0 * np.exp(R * t))), t)
+        assert on["positions"][p["name"]] == pytest.approx(
+            p["quantity"] * bs(S0, k, t, vol, p["option"] == "call"), rel=1e-9)
+    assert on["positions"]["s"] == res["positions"][3]["value"]
+    assert on["book"] == pytest.approx(sum(on["positions"].values()), rel=1e-12)
+    assert on["method"]["s"].startswith("monte carlo")
     from mcrisk.results_schema import undescribed
 
     assert undescribed("price", res) == []
+    st = mcrisk.stress(_cfg([call, short, PUT, dict(name="s", type="spot", asset="A",
+                                                    quantity=1.0)], dict(file=f)))
+    assert st["vega_by_expiry"] == vb
+    assert undescribed("stress", st) == []
     res = mcrisk.price(_cfg([call, short], dict(file=f, vega_buckets=[10, 200])))
     assert res["vega_by_expiry"]["book"] == pytest.approx(
         {"<=10d": 0.0, "10-200d": vega(short), ">200d": vega(call)}, rel=1e-9)
