@@ -1,4 +1,4 @@
-"""CVaR optimisation against the exact Rockafellar-Uryasev linear programme.
+"""Mean-CVaR optimisation against the exact Rockafellar-Uryasev linear programme.
 
 The reference is SciPy's HiGHS solving the LP itself (variables w, alpha and one u_i >= 0 per
 scenario with u_i >= L_i(w) - alpha), on the same scenarios: it shares no code, smoothing or
@@ -17,6 +17,7 @@ from scipy.optimize import linprog
 
 from mcrisk.errors import ConfigError
 from mcrisk.optimize.cvar import make_problem, max_mean, minimise_cvar
+from mcrisk.optimize.frontier import best_return, frontier
 from tests.compiles import compiled
 
 N, M, LEVEL = 2000, 5, 0.95
@@ -74,6 +75,41 @@ def ru_lp(exposures, level, *, losses0=0.0, lower=None, upper=None, budget=1.0, 
     x = res.x[:mx]
     x = x[:m] - x[m:] if split else x
     return x, float(ru @ res.x), float(-l0.mean() + -exposures.mean(axis=0) @ x)
+
+
+def check_frontier(f, returns):
+    for k, target in enumerate(f.targets):
+        w, cvar, _ = ru_lp(-returns, LEVEL, floor=target)
+        assert f.mean[k] >= target - 1e-9
+        assert abs(f.cvar[k] - cvar) <= CVAR_RTOL * cvar, (k, f.cvar[k], cvar)
+        np.testing.assert_allclose(f.weights[k], w, atol=W_ATOL)
+
+
+def test_frontier_matches_linprog_and_compiles_once():
+    """Five frontier points of 2,000 Student-t scenarios x 5 assets, each against HiGHS; a
+    second frontier of new scenarios compiles nothing and matches its own LP."""
+    r1 = t_returns(1)
+    f = frontier(r1, LEVEL, 5)
+    check_frontier(f, r1)
+    assert f.targets[-1] == pytest.approx(r1.mean(axis=0).max())
+    r2 = t_returns(2)
+    with compiled() as names:
+        f2 = frontier(r2, LEVEL, 5)
+    assert names == []
+    check_frontier(f2, r2)
+
+
+def test_best_return_under_cvar_cap_matches_linprog():
+    """Max mean return s.t. CVaR <= X, with cash allowed and weights capped at 0.6, against
+    the LP with the CVaR constraint."""
+    r = t_returns(3)
+    low = ru_lp(-r, LEVEL, upper=0.6, cash=True)[1]
+    cap = low + 0.5 * (0.4 - low)
+    b = best_return(r, LEVEL, cap, upper=0.6, cash=True)
+    w, _, mean = ru_lp(-r, LEVEL, upper=0.6, cash=True, cap=cap)
+    assert b.cvar[0] <= cap
+    assert abs(b.mean[0] - mean) <= 1e-3 * abs(mean), (b.mean[0], mean)
+    np.testing.assert_allclose(b.weights[0], w, atol=W_ATOL)
 
 
 def test_hedge_with_costs_and_limits_matches_linprog():
@@ -135,4 +171,8 @@ def test_infeasible_target_and_cap_and_shape_mismatch():
             minimise_cvar(p, [max_mean(p) + 0.01])
         with pytest.raises(ConfigError, match="losses0"):
             make_problem(np.zeros(39), -r, LEVEL)
+        with pytest.raises(ConfigError, match="scenarios"):
+            frontier(r[:, 0], LEVEL)
     assert names == []
+    with pytest.raises(ConfigError, match="allocation.cvar_cap"):
+        best_return(r, LEVEL, 1e-6)
