@@ -70,7 +70,7 @@ class CvarSpec(NamedTuple):
 
     budget: str = "equal"
     n_stages: int = 8
-    n_iter: int = 250
+    n_iter: int = 150
     ratio: float = 0.4
 
 
@@ -269,13 +269,13 @@ def minimise_cvar(p: CvarProblem, targets=None, spec: CvarSpec | None = None) ->
     # Scales: losses by their spread at the starting point, each coordinate by the quantity
     # that moves the loss by that spread, so that temperatures and steps are relative.
     col = a.std(axis=0)
+    col = np.maximum(col, 1e-4 * col.max()) if col.max() > 0 else np.ones_like(col)
     spread = float(np.std(p.losses0 + a @ _start(p, lo, hi)))
-    spread = spread if spread > 0 else float(np.max(col)) if np.max(col) > 0 else 1.0
-    d = np.where(col > 0, spread / np.where(col > 0, col, 1.0), 1.0)
+    spread = spread if spread > 0 else float(col.max())
+    d = spread / col
     if p.mode != "none":
         # Under a budget each coordinate is bounded by the budget left by the others.
         hi = np.minimum(hi, p.budget - (lo.sum() - lo))
-        d = np.minimum(d, np.maximum(hi - lo, 1e-12 * spread))
     mu = -a.mean(axis=0)
     floor = r + p.losses0.mean()  # floor on mu . x
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
@@ -344,25 +344,21 @@ def _kernel(spec: CvarSpec, l0: Array, a: Array, lo: Array, hi: Array, w: Array,
     # The smoothed objective's Hessian is at most weight / (4 tau) * A~'A~ with A~ = [a, -1]:
     # a step of 1 / that bound never overshoots, so the step falls with the temperature.
     full = jnp.concatenate([a, -jnp.ones((n, 1), a.dtype)], axis=1)
-    lip = weight * jnp.linalg.eigvalsh(full.T @ full)[-1] / (4.0 * _TAU0)
+    curvature = weight * jnp.linalg.eigvalsh(full.T @ full)[-1] / 4.0
     schedule = optax.exponential_decay(1.0, spec.n_iter, spec.ratio, staircase=True)
     opt = optax.sgd(schedule, momentum=_MOMENTUM, nesterov=True)
     proj = lambda z, floor: project(spec.budget, z, lo, hi, w, b, g, floor)  # noqa: E731
 
-    def one(floor):
-        def loss(x, tau):
-            z, alpha = x[:-1], x[-1]
-            excess = l0 + a @ z - alpha
-            return alpha + weight * jnp.sum(tau * jax.nn.softplus(excess / tau)) + cost @ z
+    def loss(x, tau):
+        z, alpha = x[:-1], x[-1]
+        excess = l0 + a @ z - alpha
+        return alpha + weight * jnp.sum(tau * jax.nn.softplus(excess / tau)) + cost @ z
 
-        z0 = proj(jnp.clip(jnp.full(lo.shape, b / jnp.sum(w)), lo, hi), floor)
-        losses = l0 + a @ z0
-        x0 = jnp.concatenate([z0, jnp.quantile(losses, level)[None]])
-
+    def anneal(x0, tau0, floor):
         def step(carry, i):
             x, state = carry
-            tau = _TAU0 * spec.ratio ** (i // spec.n_iter).astype(x.dtype)
-            grad = jax.grad(loss)(x, tau) / lip
+            tau = tau0 * spec.ratio ** (i // spec.n_iter).astype(x.dtype)
+            grad = jax.grad(loss)(x, tau) * (tau0 / curvature)
             with jax.numpy_dtype_promotion("standard"):
                 updates, state = opt.update(grad, state, x)
             x = optax.apply_updates(x, updates)
@@ -370,6 +366,17 @@ def _kernel(spec: CvarSpec, l0: Array, a: Array, lo: Array, hi: Array, w: Array,
 
         (x, _), _ = jax.lax.scan(step, (x0, opt.init(x0)),
                                  jnp.arange(spec.n_stages * spec.n_iter))
+        return x
+
+    def one(floor):
+        z0 = proj(jnp.clip(jnp.full(lo.shape, b / jnp.sum(w)), lo, hi), floor)
+        x0 = jnp.concatenate([z0, jnp.quantile(l0 + a @ z0, level)[None]])
+        x1 = anneal(x0, jnp.asarray(_TAU0, a.dtype), floor)
+        # The optimum's losses may spread far less than the starting point's (a portfolio
+        # of stablecoins against one of tokens): a second pass from there with temperatures
+        # relative to that spread resolves its tail as finely as the first pass did.
+        spread = jnp.std(l0 + a @ x1[:-1])
+        x = anneal(x1, _TAU0 * jnp.clip(spread, 1e-6, 1.0), floor)
         return x[:-1], x[-1]
 
     return jax.vmap(one)(floors)

@@ -8,7 +8,8 @@ point is one `mcrisk.optimize.cvar.minimise_cvar` problem with an expected-P&L f
 points solved at once. `best_return` answers the converse, "the largest expected return with
 CVaR at most X": the minimum CVaR is nondecreasing in the target on the frontier, so the
 answer is the target where it reaches X, found by bracketing on a few rounds of frontier
-points and a final interpolation (the frontier of an LP is piecewise linear in the target).
+points and regula falsi within the last bracket (the frontier of an LP is piecewise linear
+in the target).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def frontier(returns, level: float, n_points: int = 11, *, lower=0.0, upper=np.i
 
 def best_return(returns, level: float, cvar_cap: float, *, lower=0.0, upper=np.inf,
                 cash: bool = False, names=None, spec: CvarSpec | None = None,
-                rounds: int = 3, points: int = 8, path: str = "allocation") -> Frontier:
+                rounds: int = 2, points: int = 8, polish: int = 4,
+                path: str = "allocation") -> Frontier:
     """The portfolio of largest mean return whose CVaR is at most `cvar_cap` (one point).
 
     Args:
@@ -93,6 +95,7 @@ def best_return(returns, level: float, cvar_cap: float, *, lower=0.0, upper=np.i
       cvar_cap: the largest admissible CVaR (a loss, decimals of the budget).
       rounds: bracketing rounds; each narrows the bracket by ``points + 1``.
       points: frontier points per round.
+      polish: at most this many single solves by regula falsi within the last bracket.
 
     Returns:
       A one-point `Frontier`; its ``cvar`` is <= `cvar_cap`.
@@ -104,6 +107,7 @@ def best_return(returns, level: float, cvar_cap: float, *, lower=0.0, upper=np.i
     cap = number(f"{path}.cvar_cap", cvar_cap)
     integer(f"{path}.rounds", rounds, lo=0)
     integer(f"{path}.points", points, lo=1)
+    integer(f"{path}.polish", polish, lo=0)
     low = minimise_cvar(p, None, spec)
     if low.cvar[0] > cap:
         raise ConfigError(f"{path}.cvar_cap", cap,
@@ -125,12 +129,17 @@ def best_return(returns, level: float, cvar_cap: float, *, lower=0.0, upper=np.i
             keep, keep_r = _row(s, i), r0
         if i + 1 < points:
             r1, c1 = float(grid[i + 1]), float(s.cvar[i + 1])
-    # Within a bracket the frontier is (close to) linear: interpolate, and fall back to the
-    # bracket's feasible end should the interpolated point's exact CVaR exceed the cap.
-    r = r0 + (cap - c0) / (c1 - c0) * (r1 - r0) if c1 > c0 else r0
-    s = minimise_cvar(p, [r], spec)
-    if s.cvar[0] <= cap:
-        keep, keep_r = s, r
+    # Within a bracket the frontier is piecewise linear: regula falsi on the bracket, keeping
+    # the best point found whose exact CVaR is within the cap.
+    for _ in range(polish):
+        r = r0 + (cap - c0) / (c1 - c0) * (r1 - r0) if c1 > c0 else r0
+        s = minimise_cvar(p, [r], spec)
+        if s.cvar[0] <= cap:
+            r0, c0, keep, keep_r = r, float(s.cvar[0]), s, r
+            if cap - c0 <= 1e-6 * abs(cap):
+                break
+        else:
+            r1, c1 = r, float(s.cvar[0])
     return _frontier(np.array([keep_r]), keep, p)
 
 

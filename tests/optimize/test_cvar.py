@@ -176,3 +176,18 @@ def test_infeasible_target_and_cap_and_shape_mismatch():
     assert names == []
     with pytest.raises(ConfigError, match="allocation.cvar_cap"):
         best_return(r, LEVEL, 1e-6)
+
+
+def test_assets_of_very_different_risk_with_cash():
+    """A stablecoin-like asset (vol 100x below the others) beside cash: the minimum CVaR
+    mixes only those two, and the optimum's losses spread far less than the starting
+    point's. Its CVaR must still match the LP (once found 30% cash where the LP holds 0)."""
+    r = t_returns(7, n=1000)
+    r[:, 0] = 0.004 + 0.003 * np.random.default_rng(8).standard_t(4, size=1000)
+    p = make_problem(0.0, -r, 0.99, cash=True)
+    floor = 0.6 * max_mean(p)
+    s = minimise_cvar(p, [0.0035, floor])
+    for k, target in enumerate([0.0035, floor]):
+        w, cvar, _ = ru_lp(-r, 0.99, cash=True, floor=target)
+        assert abs(s.cvar[k] - cvar) <= CVAR_RTOL * cvar, (k, s.cvar[k], cvar)
+        np.testing.assert_allclose(s.x[k], w, atol=W_ATOL)
