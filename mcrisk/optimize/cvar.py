@@ -15,13 +15,18 @@ added to the objective exactly: a coordinate that may change sign is split as
 ``x = x+ - x-`` with both parts >= 0, on which the cost is linear.
 
 The hinge is smoothed, ``tau * softplus(z / tau)``, with the temperature lowered
-geometrically over stages towards 0 (where the smoothed problem is the exact one), and the
-smoothed problem is minimised by optax's Adam with its step size lowered in step, each step
-followed by the exact Euclidean projection onto the feasible set (box and budget: the
-shift of a capped simplex found from its sorted breakpoints; the expected-P&L floor: a
-Lagrange multiplier found by bisection). Losses are divided by their scale and each
-coordinate by the quantity that moves the loss by that scale, so one set of step sizes
-serves weights of order 1 and hedge quantities of order 10^4 alike.
+geometrically over stages towards 0 (where the smoothed problem is the exact one). Each
+stage takes projected gradient steps with Nesterov momentum (`optax.sgd`), of size 1 over
+the smoothed Hessian's bound ``A~'A~ / (4 tau (1 - beta) n)`` (so the step shrinks with the
+temperature), each followed by the exact Euclidean projection onto the feasible set (box and
+budget: the shift of a capped simplex found from its sorted breakpoints; the expected-P&L
+floor: a Lagrange multiplier found by bisection; `mcrisk.optimize.projection`). Losses are
+divided by their spread and each coordinate by the quantity that moves the loss by that
+spread, so one set of step sizes serves weights of order 1 and hedge quantities of order
+10^4 alike; a second annealing pass from the first pass's solution takes its temperatures
+relative to that solution's spread, which can be 100 times smaller than the start's (a
+stablecoin portfolio against equal weights in tokens). Adam was tried first and fails here:
+its per-coordinate sign-like steps are cancelled by the budget projection.
 
 The objective of the smoothed problem is never reported: the result carries the exact
 empirical CVaR of the returned x, with the risk engine's estimator
@@ -64,7 +69,7 @@ class CvarSpec(NamedTuple):
     Attributes:
       budget: ``"none"`` (box only), ``"equal"`` (sum x = budget) or ``"at_most"``.
       n_stages: temperature stages; each divides the temperature and step size by `ratio`.
-      n_iter: Adam steps per stage.
+      n_iter: gradient steps per stage (and per pass: the kernel runs two).
       ratio: factor between consecutive stages' temperatures (and step sizes), in (0, 1).
     """
 
