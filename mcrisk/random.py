@@ -19,6 +19,7 @@ import jax.numpy as jnp
 STREAM_PATHS = 1
 STREAM_BOOTSTRAP = 2
 STREAM_INNER = 3
+STREAM_ALLOCATION = 4  # horizon returns of mcrisk.optimize.scenarios
 BLOCK = 16  # steps per block of normals
 # Key-derivation constant of the normals' blocks; step indices never reach it.
 _NORMAL_STREAM = 2 ** 31 - 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mcrisk.tasks.allocate import FIELDS as ALLOCATE
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
 
 # Keys written by the command line for every task (the Python API returns the rest).
@@ -333,6 +334,7 @@ COLLECT = [
 TASKS: dict[str, list[tuple[str, str]]] = {
     "price": PRICE, "risk": RISK, "stress": STRESS_TASK, "convergence": CONVERGENCE,
     "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
+    "allocate": ALLOCATE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -349,6 +351,8 @@ INTRO = {
                "one table.",
     "calibrate": "`task=calibrate quotes=<chain>`, `mcrisk.calibrate_surface(cfg)`: an "
                  "option chain read and an implied-vol surface fitted per underlying.",
+    "allocate": "`task=allocate`: the mean-CVaR efficient frontier of a long-only portfolio "
+                "of `allocation.assets`, and the best mean return under `allocation.cvar_cap`.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 

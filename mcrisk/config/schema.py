@@ -176,6 +176,32 @@ class QuotesConf:
 
 
 @dataclass
+class AllocationConf:
+    """task=allocate: the mean-CVaR frontier of a long-only portfolio of `assets`.
+
+    Each asset is ``{name, mean, vol, jump_rate, jump_mean, jump_std}``: annual expected
+    return (continuously compounded: a stablecoin's yield), diffusive vol, and Merton jumps
+    (per year; mean and std of the log jump size). `corr`: correlation of the diffusions
+    (None: independent). `n_scenarios` horizon returns are drawn with `seed` over `horizon`
+    years; the frontier has `n_points` portfolios from the minimum-CVaR one to the largest
+    mean return, CVaR at `level`; `cvar_cap`: also the best mean return with CVaR <= it
+    (decimals of the portfolio). `lower`/`upper`: weight bounds (a number or one per asset;
+    upper None: no bound); `cash`: weights may sum to less than 1, the rest in cash."""
+
+    assets: List[Any] = field(default_factory=list)
+    corr: Any = None
+    level: float = 0.99
+    horizon: float = 30.0 / 365.0
+    n_scenarios: int = 20000
+    seed: int = 0
+    n_points: int = 11
+    cvar_cap: Optional[float] = None
+    cash: bool = False
+    lower: Any = 0.0
+    upper: Any = None
+
+
+@dataclass
 class Config:
     task: str = "price"
     market: MarketConf = field(default_factory=MarketConf)
@@ -189,6 +215,7 @@ class Config:
     convergence: ConvergenceConf = field(default_factory=ConvergenceConf)
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
     quotes: QuotesConf = field(default_factory=QuotesConf)
+    allocation: AllocationConf = field(default_factory=AllocationConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;

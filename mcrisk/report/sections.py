@@ -330,6 +330,32 @@ def calibrate(r: Mapping) -> list[Block]:
     return out
 
 
+def allocate(r: Mapping) -> list[Block]:
+    from mcrisk.report import allocplots
+
+    names = [a["name"] for a in r.get("assets") or []]
+    lvl = f"{r['level']:.4g}"
+    assets = table(("asset", "mean return", "stdev", f"CVaR {lvl}"),
+                   [(a["name"], pct(a["mean"]), pct(a["stdev"]), pct(a["cvar"]))
+                    for a in r.get("assets") or []], align="lrrr")
+    cash = ("cash",) if r.get("cash") else ()
+    rows = [(pct(p["mean"]), pct(p["cvar"]), pct(p["var"]),
+             *(pct(p["weights"][n]) for n in names), *((pct(p["cash"]),) if cash else ()))
+            for p in r.get("frontier") or []]
+    text = (f"### Assets over {r['horizon'] * 365:.4g} days ({r['n_scenarios']} scenarios)"
+            f"\n\n{assets}\n\n### Efficient frontier\n\n"
+            + table(("mean return", f"CVaR {lvl}", f"VaR {lvl}", *names, *cash), rows,
+                    align="r" * (3 + len(names) + len(cash))))
+    b = r.get("best")
+    if b:
+        text += (f"\n\n**Best mean return with CVaR {lvl} at most {pct(b['cvar_cap'])}:** "
+                 f"{pct(b['mean'])} (CVaR {pct(b['cvar'])}, VaR {pct(b['var'])}); weights "
+                 + ", ".join(f"{n} {pct(b['weights'][n])}" for n in names)
+                 + (f", cash {pct(b['cash'])}" if cash else "") + ".")
+    return [Block(text, partial(allocplots.frontier, r), "frontier.png",
+                  "mean-CVaR frontier and weights")]
+
+
 TASKS: dict[str, Callable[[Mapping], list[Block]]] = {
     "price": price, "risk": risk, "stress": stress, "convergence": convergence,
-    "model_risk": model_risk, "calibrate": calibrate}
+    "model_risk": model_risk, "calibrate": calibrate, "allocate": allocate}

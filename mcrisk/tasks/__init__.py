@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
-         "calibrate")
+         "calibrate", "allocate")
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -47,6 +47,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.calibrate import calibrate
 
         return calibrate(plain, progress=progress)
+    if task == "allocate":
+        from mcrisk.tasks.allocate import allocate
+
+        return allocate(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

@@ -31,6 +31,11 @@ CFG = {
     "convergence": {"n_paths": [200, 400]},
     "model_risk": {"models": ["gbm"]},
 }
+ALLOCATION = {"assets": [{"name": "TOKEN", "mean": 0.3, "vol": 1.0, "jump_rate": 2.0,
+                          "jump_mean": -0.2, "jump_std": 0.1},
+                         {"name": "ETH", "mean": 0.1, "vol": 0.7},
+                         {"name": "USDC", "mean": 0.045, "vol": 0.01}],
+              "n_scenarios": 1000, "n_points": 3, "cvar_cap": 0.2, "cash": True}
 
 
 def test_doc_is_rendered_from_the_schema():
@@ -69,10 +74,12 @@ def results(tmp_path_factory):
                                                         "btc_eth_chain.csv"),
                                            "underlyings": ["BTC"]}}
     out["calibrate"] = stamp(run(cfg), cfg, [], 0.1)
+    cfg = {"task": "allocate", "allocation": ALLOCATION}
+    out["allocate"] = stamp(run(cfg), cfg, [], 0.1)
     return out
 
 
-# One small run of each of the eight tasks: about a minute of compilation in all.
+# One small run of each of the nine tasks: about a minute of compilation in all.
 @pytest.mark.slow
 @pytest.mark.parametrize("task", list(S.TASKS))
 def test_every_key_of_a_small_run_is_described(results, task):
