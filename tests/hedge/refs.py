@@ -109,4 +109,18 @@ def leland_cost(s0, k, horizon, vol, r, round_trip, dt, call=True):
 
 
 __all__ = ["bs", "expect", "boyle_emanuel_sd", "gamma_pnl_mean", "perpetual_minus_spot",
-           "derman_kamal_sd", "leland_cost"]
+           "derman_kamal_sd", "leland_cost", "merton_call"]
+
+
+def merton_call(s0, k, horizon, vol, r, intensity, jump_mean, jump_std, terms=60):
+    """Merton (1976) jump-diffusion call: Poisson mixture of Black–Scholes prices."""
+    kappa = math.expm1(jump_mean + 0.5 * jump_std ** 2)
+    lam = intensity * (1 + kappa)
+    total = 0.0
+    for n in range(terms):
+        w = math.exp(-lam * horizon + n * math.log(lam * horizon) - math.lgamma(n + 1))
+        vol_n = math.sqrt(vol ** 2 + n * jump_std ** 2 / horizon)
+        r_n = r - intensity * kappa + n * math.log1p(kappa) / horizon
+        # BS at rate r_n, discounted at r: e^{(r_n - r) T} x BS(r_n).
+        total += w * math.exp((r_n - r) * horizon) * float(bs(s0, k, horizon, vol_n, r_n)[0])
+    return total
