@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
+from mcrisk.tasks.hedge import FIELDS as DYNAMIC_HEDGE
 
 # Keys written by the command line for every task (the Python API returns the rest).
 RUN = [
@@ -320,6 +321,7 @@ COLLECT = [
 TASKS: dict[str, list[tuple[str, str]]] = {
     "price": PRICE, "risk": RISK, "stress": STRESS_TASK, "convergence": CONVERGENCE,
     "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
+    "dynamic_hedge": DYNAMIC_HEDGE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -336,6 +338,8 @@ INTRO = {
                "one table.",
     "calibrate": "`task=calibrate quotes=<chain>`, `mcrisk.calibrate_surface(cfg)`: an "
                  "option chain read and an implied-vol surface fitted per underlying.",
+    "dynamic_hedge": "`task=dynamic_hedge`: a book delta hedged along simulated paths under "
+                     "each rebalancing rule of `hedge.sweep`; P&L positive = gain.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 

@@ -199,3 +199,53 @@ def parse(section: Mapping | None, path: str = "hedge") -> HedgeSetup:
         paths=paths, chunk=integer(p("chunk"), g["chunk"], lo=1),
         seed=integer(p("seed"), g["seed"], lo=0), level=level,
         dtype=choice(p("dtype"), g["dtype"], DTYPES))
+
+
+SWEEP = {"every": "time", "width": "band", "risk_aversion": "whalley_wilmott"}
+
+
+def sweep(setup: HedgeSetup, section: Mapping | None, path: str = "hedge.sweep"
+          ) -> list[HedgeSetup]:
+    """The setups of a ``sweep:`` (``every``: time schedules, ``width``: fixed bands,
+    ``risk_aversion``: Whalley–Wilmott bands, each a list), in that order; without one, the
+    setup itself. Each value is checked as its ``rebalance`` field would be."""
+    if not section:
+        return [setup]
+    m = mapping(path, section)
+    only_keys(path, m, tuple(SWEEP))
+    out = []
+    for key, kind in SWEEP.items():
+        for i, v in enumerate(sequence(f"{path}.{key}", m.get(key) or [], what="a list")):
+            reb = {"kind": kind, key: v, "to_edge": setup.to_edge}
+            try:
+                one = parse({**_plain(setup), "rebalance": reb}, path)
+            except ConfigError as err:
+                raise ConfigError(f"{path}.{key}[{i}]", v, err.expected) from None
+            out.append(one)
+    if not out:
+        raise ConfigError(path, dict(m), "at least one value in every, width or risk_aversion")
+    return out
+
+
+def _plain(setup: HedgeSetup) -> dict:
+    """A setup as the ``hedge:`` mapping it came from (rebalance left to the caller)."""
+    opt = lambda o: dict(type=o.kind, strike=o.strike, expiry=o.expiry)  # noqa: E731
+    return dict(
+        spot=setup.spot, rate=setup.rate, drift=setup.drift, horizon=setup.horizon,
+        steps=setup.steps, instrument=setup.instrument, funding=setup.funding,
+        pricing_vol=setup.pricing_vol, hedge_vol=setup.hedge_vol, level=setup.level,
+        paths=setup.paths, chunk=setup.chunk, seed=setup.seed, dtype=setup.dtype,
+        model=dict(name=setup.model, vol=setup.vol, **setup.model_params),
+        book=[dict(opt(o), quantity=o.quantity) for o in setup.book],
+        gamma_hedge=opt(setup.gamma_hedge) if setup.gamma_hedge else None,
+        costs=dict(proportional=setup.proportional, fixed=setup.fixed))
+
+
+def describe(setup: HedgeSetup) -> dict:
+    """The setup as plain values for results.json."""
+    d = _plain(setup)
+    d["model_params"] = d["model"]
+    d["model"] = d["model_params"].pop("name")
+    d["vol"] = d["model_params"].pop("vol")
+    d.update(d.pop("costs"))
+    return d

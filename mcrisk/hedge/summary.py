@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from mcrisk.config.hedge import HedgeSetup
+from mcrisk.engine import require_dtype
 from mcrisk.errors import check_finite
 from mcrisk.hedge import dynamic
 from mcrisk.riskengine import metrics
@@ -56,6 +57,7 @@ def summarize(paths: dynamic.PathResult, level: float, ci: float = 0.95) -> dict
 
 def run(setup: HedgeSetup) -> tuple[dict, dynamic.PathResult]:
     """Simulate a checked setup's paths and summarise them (the summary, and the paths)."""
+    require_dtype(setup.dtype)
     spec, arrays = dynamic.make(setup)
     paths = dynamic.simulate(spec, arrays, jax.random.key(setup.seed),
                              dynamic.path_indices(setup.paths))

@@ -9,7 +9,8 @@ from datetime import datetime
 from mcrisk.report.text import fenced, key_values, level, num, years
 
 TITLES = {"price": "pricing", "risk": "risk", "stress": "stress",
-          "convergence": "convergence", "model_risk": "model risk", "calibrate": "calibration"}
+          "convergence": "convergence", "model_risk": "model risk", "calibrate": "calibration",
+          "dynamic_hedge": "dynamic hedging"}
 
 # (result key, label, formatter): the run facts a reader needs to reproduce or judge the run.
 INPUTS = (

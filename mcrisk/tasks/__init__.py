@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
-         "calibrate")
+         "calibrate", "dynamic_hedge")
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -47,6 +47,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.calibrate import calibrate
 
         return calibrate(plain, progress=progress)
+    if task == "dynamic_hedge":
+        from mcrisk.tasks.hedge import dynamic_hedge
+
+        return dynamic_hedge(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))
