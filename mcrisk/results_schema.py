@@ -16,6 +16,7 @@ from typing import Any
 
 from mcrisk.tasks.allocate import FIELDS as ALLOCATE
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
+from mcrisk.tasks.dynamic_hedge import FIELDS as DYNAMIC_HEDGE
 
 # Keys written by the command line for every task (the Python API returns the rest).
 RUN = [
@@ -335,6 +336,7 @@ TASKS: dict[str, list[tuple[str, str]]] = {
     "price": PRICE, "risk": RISK, "stress": STRESS_TASK, "convergence": CONVERGENCE,
     "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
     "allocate": ALLOCATE,
+    "dynamic_hedge": DYNAMIC_HEDGE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -353,6 +355,8 @@ INTRO = {
                  "option chain read and an implied-vol surface fitted per underlying.",
     "allocate": "`task=allocate`: the mean-CVaR efficient frontier of a long-only portfolio "
                 "of `allocation.assets`, and the best mean return under `allocation.cvar_cap`.",
+    "dynamic_hedge": "`task=dynamic_hedge`: a book delta hedged along simulated paths under "
+                     "each rebalancing rule of `dynamic_hedge.sweep`; P&L positive = gain.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 

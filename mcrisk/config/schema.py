@@ -202,6 +202,38 @@ class AllocationConf:
 
 
 @dataclass
+class DynamicHedgeConf:
+    """task=dynamic_hedge: the book, the hedge and the sweep (see `mcrisk.config.dynamic_hedge.parse`).
+
+    Every field left null takes its default from `mcrisk.config.dynamic_hedge.DEFAULTS` (spot 100,
+    rate 0, horizon 0.25, 100 steps, a short ATM call, spot hedge every step, no costs); the
+    path count, chunk, seed and dtype follow ``sim`` unless set here. ``sweep`` lists
+    ``every`` (time schedules), ``width`` (fixed bands) and ``risk_aversion``
+    (Whalley–Wilmott bands): one row of the result each."""
+
+    spot: Optional[float] = None
+    rate: Optional[float] = None
+    drift: Optional[float] = None
+    horizon: Optional[float] = None
+    steps: Optional[int] = None
+    instrument: Optional[str] = None
+    funding: Optional[float] = None
+    pricing_vol: Optional[float] = None
+    hedge_vol: Optional[float] = None
+    level: Optional[float] = None
+    paths: Optional[int] = None
+    chunk: Optional[int] = None
+    seed: Optional[int] = None
+    dtype: Optional[str] = None
+    model: Optional[Dict[str, Any]] = None
+    book: Optional[List[Any]] = None
+    gamma_hedge: Optional[Dict[str, Any]] = None
+    rebalance: Optional[Dict[str, Any]] = None
+    costs: Optional[Dict[str, Any]] = None
+    sweep: Optional[Dict[str, Any]] = None
+
+
+@dataclass
 class Config:
     task: str = "price"
     market: MarketConf = field(default_factory=MarketConf)
@@ -216,6 +248,7 @@ class Config:
     model_risk: ModelRiskConf = field(default_factory=ModelRiskConf)
     quotes: QuotesConf = field(default_factory=QuotesConf)
     allocation: AllocationConf = field(default_factory=AllocationConf)
+    dynamic_hedge: DynamicHedgeConf = field(default_factory=DynamicHedgeConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;

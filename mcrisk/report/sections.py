@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mcrisk import units
-from mcrisk.report import plots, riskplots
+from mcrisk.report import hedgeplots, plots, riskplots
 from mcrisk.report.text import (DASH, highest, interval, key_values, level, num, pct,
                                 plus_minus, points, sig, sorted_levels, table, years)
 
@@ -356,6 +356,23 @@ def allocate(r: Mapping) -> list[Block]:
                   "mean-CVaR frontier and weights")]
 
 
+def dynamic_hedge(r: Mapping) -> list[Block]:
+    s = r.get("setup") or {}
+    rows = [(x["rule"], num(x["cost"]), num(x["mean_se"]), num(x["stdev"]), num(x["es"]),
+             interval(x.get("es_ci")), sig(x["trades"]), num(x["fees"]))
+            for x in r.get("rows") or []]
+    text = (f"### Cost of hedging against the rebalancing rule\n\n{s.get('paths')} paths, "
+            f"true vol {sig(s.get('vol'))}, hedge vol {sig(s.get('hedge_vol'))}, "
+            f"{s.get('instrument')} hedge, costs {sig(s.get('proportional'))} of notional + "
+            f"{sig(s.get('fixed'))} per rebalance. Cost = -mean P&L; ES of the loss at "
+            f"{level(s.get('level'))}.\n\n"
+            + table(("rule", "cost", "± s.e.", "stdev", "ES", "ES 95% CI", "trades", "fees"),
+                    rows, align="lrrrrrrr"))
+    return [Block(text, partial(hedgeplots.frontier, r.get("rows") or []), "frontier.png",
+                  "Cost–risk frontier")]
+
+
 TASKS: dict[str, Callable[[Mapping], list[Block]]] = {
     "price": price, "risk": risk, "stress": stress, "convergence": convergence,
-    "model_risk": model_risk, "calibrate": calibrate, "allocate": allocate}
+    "model_risk": model_risk, "calibrate": calibrate, "allocate": allocate,
+    "dynamic_hedge": dynamic_hedge}

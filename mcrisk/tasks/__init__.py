@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
-         "calibrate", "allocate")
+         "calibrate", "allocate",
+         "dynamic_hedge")
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -51,6 +52,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.allocate import allocate
 
         return allocate(plain, progress=progress)
+    if task == "dynamic_hedge":
+        from mcrisk.tasks.dynamic_hedge import dynamic_hedge
+
+        return dynamic_hedge(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

@@ -76,6 +76,15 @@ def results(tmp_path_factory):
     out["calibrate"] = stamp(run(cfg), cfg, [], 0.1)
     cfg = {"task": "allocate", "allocation": ALLOCATION}
     out["allocate"] = stamp(run(cfg), cfg, [], 0.1)
+    cfg = {"task": "dynamic_hedge", "sim": {"n_paths": 400, "seed": 0},
+           "dynamic_hedge": {"steps": 8, "model": {"name": "merton", "vol": 0.2, "jump_intensity": 1.0,
+                                           "jump_mean": -0.1, "jump_std": 0.1},
+                     "book": [{"type": "call", "strike": 100.0, "expiry": 0.25,
+                               "quantity": -1.0}],
+                     "gamma_hedge": {"type": "put", "strike": 95.0, "expiry": 0.5},
+                     "sweep": {"every": [2], "width": [0.1], "risk_aversion": [1.0]},
+                     "costs": {"proportional": 0.001, "fixed": 1.0}}}
+    out["dynamic_hedge"] = stamp(run(cfg), cfg, [], 0.1)
     return out
 
 

@@ -1,0 +1,10 @@
+"""Hedging: dynamic delta (and delta–gamma) hedging of a European book along simulated paths."""
+
+from mcrisk.hedge.dynamic import HedgeArrays as HedgeArrays
+from mcrisk.hedge.dynamic import HedgeSpec as HedgeSpec
+from mcrisk.hedge.dynamic import PathResult as PathResult
+from mcrisk.hedge.dynamic import hedge_along as hedge_along
+from mcrisk.hedge.dynamic import make as make
+from mcrisk.hedge.dynamic import simulate as simulate
+from mcrisk.hedge.summary import run as run
+from mcrisk.hedge.summary import summarize as summarize
