@@ -140,8 +140,9 @@ def garch_filter(returns: np.ndarray, *, mean: str = "Zero", names: list[str] | 
             res = arch_model(y, vol="GARCH", p=1, q=1, mean=mean, dist="normal").fit(
                 disp="off")
         if res.convergence_flag != 0:
-            raise ConfigError(f"{field}.filter", "garch", f"a window on which arch's GARCH(1,1) "
-                              f"MLE converges (asset {names[i]}: {res.optimization_result.message})")
+            raise ConfigError(f"{field}.filter", "garch", "a window on which arch's GARCH(1,1) "
+                              f"MLE converges (asset {names[i]}: "
+                              f"{res.optimization_result.message})")
         p = res.params
         mu = float(p["mu"]) / 100.0 if mean == "Constant" else 0.0
         params[:, i] = (p["omega"] / 1e4, p["alpha[1]"], p["beta[1]"])
