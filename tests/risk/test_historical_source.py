@@ -146,3 +146,18 @@ def test_scenario_config_errors(history):
         mcrisk.risk(_cfg(names, p, LINEAR, source="filtered_historical", ewma_lambda=1.0))
     with pytest.raises(ConfigError, match="risk.scenarios.source"):
         mcrisk.risk(_cfg(names, p, LINEAR, source="bootstrap"))
+
+
+def test_history_chunks_share_one_compilation(history):
+    """The last chunk is padded to the chunk size: after a run of 1,500 FHS scenarios (a full
+    chunk and a part), a run of 2,500 (two full chunks and another part) with new
+    quantities compiles nothing."""
+    from tests.compiles import compiled
+
+    names, p = history
+    mcrisk.risk(_cfg(names, p, LINEAR, source="filtered_historical", n_scenarios=1500))
+    cfg = _cfg(names, p, LINEAR, source="filtered_historical", n_scenarios=2500)
+    cfg["portfolio"]["positions"][0]["quantity"] = 7.0
+    with compiled() as names_compiled:
+        mcrisk.risk(cfg)
+    assert names_compiled == [], names_compiled
