@@ -30,7 +30,7 @@ from mcrisk import corr as corrlib
 from mcrisk import errors as E
 from mcrisk.errors import ConfigError
 
-__all__ = ["estimate_market", "MIN_ROWS", "ESTIMATORS"]
+__all__ = ["estimate_market", "read_prices", "MIN_ROWS", "ESTIMATORS"]
 
 # Nine returns is already a poor estimate; fewer is almost certainly the wrong file.
 MIN_ROWS = 10
@@ -94,25 +94,8 @@ def estimate_market(path: str | os.PathLike, *, assets: list[str] | None = None,
     annualisation = E.number(f"{field}.annualisation", annualisation, lo=0.0, lo_open=True)
     half_life = E.number(f"{field}.half_life", half_life, lo=0.0, lo_open=True)
     rate = E.number(f"{field}.rate", rate)
-    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-        raise ConfigError(where, path, "the path of a CSV price file")
+    names, dates, prices, ordered = _read_prices(path, assets, field)
     path = os.fspath(path)
-
-    header, rows = _read_csv(where, path)
-    names, columns = _select(field, path, header, assets)
-    dates = [row[0].strip() for _, row in rows]
-    lines = [line for line, _ in rows]
-    ordered = _check_dates(where, path, header[0], dates, lines)
-    if len(rows) < MIN_ROWS:
-        raise ConfigError(where, path, f"a price file with at least {MIN_ROWS} data rows "
-                          f"({MIN_ROWS - 1} log returns); it has {len(rows)}")
-    for line, row in rows:
-        if len(row) != len(header):
-            raise ConfigError(where, path, f"{len(header)} cells per row like the header "
-                              f"(line {line} has {len(row)})")
-    prices = np.array([[_price(where, path, name, dates[k], lines[k], row[c])
-                        for name, c in zip(names, columns)]
-                       for k, (_, row) in enumerate(rows)], dtype=np.float64)
     returns = np.diff(np.log(prices), axis=0)
 
     if estimator == "sample":
@@ -147,6 +130,52 @@ def estimate_market(path: str | os.PathLike, *, assets: list[str] | None = None,
     notes = _notes(path, dates, returns.shape[0], ordered, estimator, half_life,
                    annualisation, names, vols, sd, n_eff, corr, field)
     return market, notes
+
+
+def read_prices(path: str | os.PathLike, *, assets: list[str] | None = None,
+                field: str = "market") -> tuple[list[str], list[str], np.ndarray]:
+    """Read a price file with every check of `estimate_market` (the same format).
+
+    Args:
+        path: the CSV file.
+        assets: price columns to use, in this order; default: every price column.
+        field: config path prefix used in error messages.
+
+    Returns:
+        ``(names, dates, prices)``: the asset names, the date labels as written in the file
+        (oldest first) and the prices, shape ``(rows, assets)``, float64, all finite and > 0.
+
+    Raises:
+        ConfigError: as `estimate_market`, for any defect of the file.
+    """
+    names, dates, prices, _ = _read_prices(path, assets, field)
+    return names, dates, prices
+
+
+def _read_prices(path: Any, assets: Any, field: str
+                 ) -> tuple[list[str], list[str], np.ndarray, bool]:
+    """`read_prices` plus whether the dates parsed (and so were checked to increase)."""
+    where = f"{field}.path"
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(where, path, "the path of a CSV price file")
+    path = os.fspath(path)
+
+    header, rows = _read_csv(where, path)
+    names, columns = _select(field, path, header, assets)
+    dates = [row[0].strip() for _, row in rows]
+    lines = [line for line, _ in rows]
+    ordered = _check_dates(where, path, header[0], dates, lines)
+    if len(rows) < MIN_ROWS:
+        raise ConfigError(where, path, f"a price file with at least {MIN_ROWS} data rows "
+                          f"({MIN_ROWS - 1} log returns); it has {len(rows)}")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise ConfigError(where, path, f"{len(header)} cells per row like the header "
+                              f"(line {line} has {len(row)})")
+    prices = np.array([[_price(where, path, name, dates[k], lines[k], row[c])
+                        for name, c in zip(names, columns)]
+                       for k, (_, row) in enumerate(rows)], dtype=np.float64)
+    return names, dates, prices, ordered
 
 
 def _read_csv(where: str, path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

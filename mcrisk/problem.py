@@ -18,6 +18,7 @@ from mcrisk.config import schema
 # composed DictConfig and a hand-built Problem cannot drift apart.
 _SIM, _GREEKS, _RISK, _MARGIN = (schema.SimConf(), schema.GreeksConf(), schema.RiskConf(),
                                  schema.MarginConf())
+_SCEN = schema.ScenariosConf()
 
 MODELS = ("gbm", "heston", "merton", "bates")
 # Smallest vol a shocked scenario is revalued at (1 vol point). A vol shift past it would
@@ -246,6 +247,28 @@ class MarginGrid:
 
 
 @dataclass(frozen=True)
+class ScenarioSource:
+    """risk.scenarios: today's Monte Carlo ("model") or scenarios from a price history.
+
+    `prices` are the price file's columns of the market's assets, ``(rows, assets)``, read
+    and checked by `mcrisk.marketdata.read_prices`; the other fields are as in the README's
+    `risk.scenarios` reference (`mcrisk.history` computes the scenarios).
+    """
+
+    source: str = _SCEN.source
+    path: str | None = None
+    prices: np.ndarray | None = None
+    window: int | None = None
+    horizon_days: int = 1
+    overlapping: bool = _SCEN.overlapping
+    age_weighting: float | None = _SCEN.age_weighting
+    filter: str = _SCEN.filter
+    ewma_lambda: float = _SCEN.ewma_lambda
+    garch_mean: str = _SCEN.garch_mean
+    n_scenarios: int = _SCEN.n_scenarios
+
+
+@dataclass(frozen=True)
 class Risk:
     """Risk settings (see the README's `risk` reference)."""
 
@@ -265,3 +288,4 @@ class Risk:
     margin: MarginGrid | None = MarginGrid()
     ci_level: float = _RISK.ci_level
     histogram_bins: int = _RISK.histogram_bins
+    scenarios: ScenarioSource = ScenarioSource()

@@ -214,8 +214,18 @@ RISK = FACTS + _TAIL + [
     ("method", "`risk.method` (`full` or `delta_gamma`)"),
     ("inner_paths", "`risk.inner_paths` when a position is revalued by nested Monte Carlo, "
                     "else null"),
-    ("measure", "`real-world (market.drift)` or `risk-neutral`"),
+    ("measure", "`real-world (market.drift)` or `risk-neutral`; `history (<source>)` with "
+                "`risk.scenarios`"),
     ("vol_dynamics", "`risk.vol_dynamics`"),
+    ("scenario_source.source", "`risk.scenarios.source` (present unless it is `model`)"),
+    ("scenario_source.prices", "`risk.scenarios.prices`: the price file"),
+    ("scenario_source.window", "one-day returns looked back"),
+    ("scenario_source.horizon_days", "days per scenario return"),
+    ("scenario_source.n_scenarios", "scenarios revalued"),
+    ("scenario_source.overlapping", "overlapping h-day returns (historical), else null"),
+    ("scenario_source.age_weighting", "BRW lambda of the age weights, null: equal weights"),
+    ("scenario_source.filter", "`ewma` or `garch` (filtered_historical), else null"),
+    ("stats.effective_scenarios", "age-weighted scenarios: 1 / sum of squared weights"),
 ] + [(f"stats.{k}", m + " of the loss") for k, m in _STATS] + [
     ("stats.mean_stderr", "standard error of the mean loss"),
     ("histogram.edges", "bin edges of the loss histogram (`risk.histogram_bins` + 1)"),

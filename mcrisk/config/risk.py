@@ -8,12 +8,15 @@ import numpy as np
 
 from mcrisk import errors as E
 from mcrisk.errors import ConfigError
-from mcrisk.problem import MIN_VOL, Market, MarginGrid, Risk, StressScenario
+from mcrisk.problem import MIN_VOL, Market, MarginGrid, Risk, ScenarioSource, StressScenario
 
 KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "stress_paths",
         "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
-        "histogram_bins", "name")
+        "histogram_bins", "name", "scenarios")
+SCENARIO_KEYS = ("source", "prices", "window", "horizon_days", "overlapping", "age_weighting",
+                 "filter", "ewma_lambda", "garch_mean", "n_scenarios")
+SOURCES = ("model", "historical", "filtered_historical")
 
 
 def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None, *,
@@ -87,11 +90,67 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None, *,
     ci = E.number("risk.ci_level", raw.get("ci_level", d.ci_level), lo=0.5, hi=1.0,
                   hi_open=True)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
+    scenarios = _scenarios(raw.get("scenarios"), market, horizon)
+    if scenarios.source != "model":
+        for key, bad in (("method", method != "full"), ("dates", bool(dates)),
+                         ("vol_dynamics", vol_dyn != "sticky_strike")):
+            if bad:
+                raise ConfigError(f"risk.{key}", raw.get(key), f"the default with "
+                                  f"risk.scenarios.source: {scenarios.source} (history gives "
+                                  "spot moves to the horizon only; implied vols are held)")
     return Risk(horizon=horizon, levels=levels, method=method, inner_paths=inner,
                 revaluation=revaluation, stress_paths=stress_paths,
                 vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
                 collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
-                ci_level=ci, histogram_bins=bins)
+                ci_level=ci, histogram_bins=bins, scenarios=scenarios)
+
+
+def _scenarios(raw: Any, market: Market, horizon: float) -> ScenarioSource:
+    """risk.scenarios: the price history is read and checked here, before anything runs."""
+    at = "risk.scenarios"
+    raw = E.mapping(at, raw if raw is not None else {})
+    E.only_keys(at, raw, SCENARIO_KEYS)
+    d = ScenarioSource()
+    source = E.choice(f"{at}.source", raw.get("source", d.source), SOURCES)
+    if source == "model":
+        return d
+    from mcrisk.history.filters import GARCH_MEANS, MIN_RETURNS
+    from mcrisk.history.returns import check_lambda
+    from mcrisk.marketdata import read_prices
+
+    path = E.string(f"{at}.prices", E.required(at, raw, "prices"))
+    _, _, prices = read_prices(path, assets=list(market.assets), field=at)
+    days = (max(1, round(horizon * 365.0)) if raw.get("horizon_days") is None
+            else E.integer(f"{at}.horizon_days", raw["horizon_days"], lo=1))
+    filt = E.choice(f"{at}.filter", raw.get("filter", d.filter), ("ewma", "garch"))
+    need = days if source == "historical" else MIN_RETURNS[filt]
+    window = (prices.shape[0] - 1 if raw.get("window") is None
+              else E.integer(f"{at}.window", raw["window"], lo=1))
+    if not need <= window <= prices.shape[0] - 1:
+        raise ConfigError(f"{at}.window", window, f"between {need} (" + (
+            f"{days}-day returns" if source == "historical" else f"the {filt} filter's fit")
+            + f") and the {prices.shape[0] - 1} one-day returns of {path}")
+    age = raw.get("age_weighting")
+    if age is not None:
+        if source != "historical":
+            raise ConfigError(f"{at}.age_weighting", age, "null with filtered_historical "
+                              "(bootstrapped residuals are equally likely)")
+        age = check_lambda(f"{at}.age_weighting", age)
+    if source == "filtered_historical" and filt == "garch":
+        try:
+            import arch  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{at}.filter", "garch", "'ewma', or install the optional GARCH "
+                              'estimator: pip install "mcrisk[history]"') from None
+    return ScenarioSource(
+        source=source, path=path, prices=prices, window=window, horizon_days=days,
+        overlapping=E.boolean(f"{at}.overlapping", raw.get("overlapping", d.overlapping)),
+        age_weighting=age, filter=filt,
+        ewma_lambda=check_lambda(f"{at}.ewma_lambda", raw.get("ewma_lambda", d.ewma_lambda)),
+        garch_mean=E.choice(f"{at}.garch_mean", raw.get("garch_mean", d.garch_mean),
+                            GARCH_MEANS),
+        n_scenarios=E.integer(f"{at}.n_scenarios", raw.get("n_scenarios", d.n_scenarios),
+                              lo=1))
 
 
 def _per_asset_map(path: str, raw: Any, market: Market, scale: float = 1.0) -> np.ndarray:

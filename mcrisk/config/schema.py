@@ -81,6 +81,22 @@ class MarginConf:
 
 
 @dataclass
+class ScenariosConf:
+    """risk.scenarios: where the horizon scenarios come from (mcrisk.history)."""
+
+    source: str = "model"  # model | historical | filtered_historical
+    prices: Optional[str] = None  # CSV price file (mcrisk.marketdata format)
+    window: Optional[int] = None  # one-day returns looked back; None: the whole file
+    horizon_days: Optional[int] = None  # None: risk.horizon in days (x 365, rounded)
+    overlapping: bool = True
+    age_weighting: Optional[float] = None  # BRW lambda, historical only
+    filter: str = "ewma"  # ewma | garch (filtered_historical)
+    ewma_lambda: float = 0.94
+    garch_mean: str = "Zero"  # Zero | Constant
+    n_scenarios: int = 10_000  # bootstrap size (filtered_historical)
+
+
+@dataclass
 class RiskConf:
     name: Optional[str] = None
     horizon: float = 1.0 / 365.0
@@ -99,6 +115,7 @@ class RiskConf:
     margin: MarginConf = field(default_factory=MarginConf)
     ci_level: float = 0.95
     histogram_bins: int = 60
+    scenarios: ScenariosConf = field(default_factory=ScenariosConf)
 
 
 @dataclass

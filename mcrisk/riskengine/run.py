@@ -13,10 +13,10 @@ import numpy as np
 from mcrisk import units
 from mcrisk.config import build
 from mcrisk.engine import prepare, use_dtype
-from mcrisk.errors import NonFiniteError, check_finite
+from mcrisk.errors import check_finite
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.progress import Tracker, resolve
-from mcrisk.riskengine import attribution, stress
+from mcrisk.riskengine import attribution, historical, stress
 from mcrisk.riskengine.deltagamma import delta_gamma_losses
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.jackknife import jackknife, nested_correction
@@ -24,10 +24,9 @@ from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
 from mcrisk.riskengine.stream import stream_losses
+from mcrisk.riskengine.scans import (margin_notes, require_finite, stress_and_margin,
+                                     stress_paths)
 from mcrisk.sharding import chunk_samples
-
-STRESS_PATHS = 20_000
-
 
 def risk(cfg: Any, *, progress: Any = None,
          sink: Callable[..., None] | None = None) -> dict:
@@ -89,6 +88,8 @@ def risk(cfg: Any, *, progress: Any = None,
         priced = simulate_prices(sub, progress=progress)
         v0[mc], v0_se[mc] = priced.unit, priced.unit_stderr
 
+    if rk.scenarios.source != "model":
+        return _from_history(problem, base_prep, base, q, names, v0, v0_se, closed, progress)
     dates = sorted(set(rk.dates) | {rk.horizon})
     h_idx = dates.index(rk.horizon)
     prep = prepare_outer(problem, dates)
@@ -180,16 +181,7 @@ def risk(cfg: Any, *, progress: Any = None,
             out["contributions"], *(attribution.contributions(t, names, groups)
                                     for t in half_tails))
     out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
-    # + 0.0: a short position worth 0 reports 0, not -0.
-    out["today"] = {"book": float(q @ v0) + 0.0,
-                    "positions": dict(zip(names, map(float, q * v0 + 0.0))),
-                    "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),  # v0_se per unit
-                    "method": {nm: ("closed form" if c else
-                                    f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
-                                    "losses use each scenario's own nested estimate"
-                                    if o else f"monte carlo ({problem.sim.n_paths} paths, "
-                                    "pricing engine)")
-                               for nm, c, o in zip(names, closed, own)}}
+    out["today"] = _today(problem, names, q, v0, v0_se, closed, own)
     out["methods_at_horizon"] = _methods(problem, plans[h_idx])
     out.update(_vega_by_expiry(problem))
     if profile is not None:
@@ -209,14 +201,66 @@ def risk(cfg: Any, *, progress: Any = None,
             "es_error": {k: dg["es"][k] - out["es"][k] for k in out["es"]},
             "note": "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
                     "on the same scenarios as full revaluation"}
-    out.update(_stress_and_margin(problem, base_prep, base, q, names, progress))
+    out.update(stress_and_margin(problem, base_prep, base, q, names, progress))
     out.update(task="risk", dates=dates, horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
                model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                method=rk.method, inner_paths=rk.inner_paths if nested else None,
                measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
                vol_dynamics=rk.vol_dynamics, units=dict(units.RISK),
                notes=list(problem.notes) + out["notes"]
-               + _margin_notes(out) + _floor_notes(n_floored, dates, n))
+               + margin_notes(out) + _floor_notes(n_floored, dates, n))
+    return check_finite(out)
+
+
+def _today(problem: Problem, names, q, v0, v0_se, closed, own) -> dict:
+    # + 0.0: a short position worth 0 reports 0, not -0.
+    return {"book": float(q @ v0) + 0.0,
+            "positions": dict(zip(names, map(float, q * v0 + 0.0))),
+            "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),  # v0_se per unit
+            "method": {nm: ("closed form" if c else
+                            f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
+                            "losses use each scenario's own nested estimate"
+                            if o else f"monte carlo ({problem.sim.n_paths} paths, "
+                            "pricing engine)")
+                       for nm, c, o in zip(names, closed, own)}}
+
+
+def _from_history(problem: Problem, prep, base, q, names, v0, v0_se, closed,
+                  progress: Tracker) -> dict:
+    """`risk` with risk.scenarios.source historical or filtered_historical."""
+    rk, m = problem.risk, problem.market
+    src = rk.scenarios
+    sc = historical.history_scenarios(problem)
+
+    def check(values, start):
+        require_finite(values, names, lambda i: (
+            f"scenarios[{start + i}]", f"revaluation of historical scenario {start + i} "
+            "(spot moves " + ", ".join(f"{a} {100 * x:+.4g}%" for a, x in zip(
+                m.assets, sc.moves[start + i])) + ")"))
+
+    pos_loss = historical.history_losses(problem, prep, base, q, sc.moves,
+                                         stress_paths(problem), check, progress)
+    groups = [attribution.group_of(p, m.assets) for p in problem.positions]
+    out = (historical.equal_tail(problem, pos_loss, names, groups) if src.age_weighting is None
+           else historical.age_weighted_tail(problem, pos_loss, sc.weights, names, groups))
+    out["today"] = _today(problem, names, q, v0, v0_se, closed, np.zeros(len(names), bool))
+    out["scenario_source"] = {
+        "source": src.source, "prices": src.path, "window": src.window,
+        "horizon_days": src.horizon_days, "n_scenarios": len(sc.moves),
+        "overlapping": src.overlapping if src.source == "historical" else None,
+        "age_weighting": src.age_weighting,
+        "filter": src.filter if src.source == "filtered_historical" else None}
+    out.update(_vega_by_expiry(problem))
+    out.update(stress_and_margin(problem, prep, base, q, names, progress))
+    out.update(task="risk", dates=[rk.horizon], horizon=rk.horizon, levels=list(rk.levels),
+               n_paths=len(sc.moves), model=problem.model.name, dtype=problem.sim.dtype,
+               seed=problem.sim.seed, method=rk.method, inner_paths=None,
+               measure=f"history ({src.source})", vol_dynamics=rk.vol_dynamics,
+               units=dict(units.RISK), nested_error=None,
+               notes=list(problem.notes) + out["notes"] + list(sc.notes)
+               + ["scenarios revalued in full at the historical spot moves with implied vols "
+                  f"held at today's, rolled forward risk.horizon = {rk.horizon:g} years"]
+               + margin_notes(out))
     return check_finite(out)
 
 
@@ -243,11 +287,11 @@ def stress_test(cfg: Any, *, progress: Any = None) -> dict:
         "stderr": dict(zip(names, map(float, se))),
         "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
                    for nm, n in zip(names, today.nested)}}}
-    out.update(_stress_and_margin(problem, prep, base, q, names, progress))
+    out.update(stress_and_margin(problem, prep, base, q, names, progress))
     out.update(_vega_by_expiry(problem))
     out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
                n_paths=problem.sim.n_paths, units=dict(units.RISK),
-               notes=list(problem.notes) + _margin_notes(out))
+               notes=list(problem.notes) + margin_notes(out))
     return check_finite(out)
 
 
@@ -260,32 +304,12 @@ def _vega_by_expiry(problem: Problem) -> dict:
     return {"vega_by_expiry": surface_vega(problem)}
 
 
-def require_finite(values: np.ndarray, names: list[str], where) -> None:
-    """Raise NonFiniteError at the first NaN/inf in `values` (points, positions).
-
-    `where(i)` returns (path, description) of point i: the error names the point, the
-    position and how that position was revalued.
-    """
-    bad = np.argwhere(~np.isfinite(values))
-    if len(bad):
-        i, j = (int(x) for x in bad[0])
-        path, what = where(i)
-        raise NonFiniteError(f"{path}.{names[j]}", float(values[i, j]),
-                             f"position '{names[j]}' in {what}")
-
-
 def _at_scenario(start: int, j: int, dates, xs, assets):
     """`require_finite`'s `where` for scenario start + i at dates[j] (xs: log spots)."""
     return lambda i: (f"scenarios[{start + i}].dates[{j}]",
                       f"revaluation of scenario {start + i} at t = {dates[j]:g} years (spots "
                       + ", ".join(f"{a}={v:.6g}" for a, v in zip(
                           assets, np.exp(np.asarray(xs[i, j], np.float64)))) + ")")
-
-
-def _stress_and_margin(problem: Problem, prep, base, q, names, progress: Tracker) -> dict:
-    return {"stress": _stress(problem, prep, base, q, names, progress),
-            "margin": (_margin(problem, prep, base, q, progress)
-                       if problem.risk.margin is not None else None)}
 
 
 def _methods(problem: Problem, dp) -> dict:
@@ -297,115 +321,8 @@ def _methods(problem: Problem, dp) -> dict:
     return out
 
 
-def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[dict]:
-    m = problem.market
-    scenarios = problem.risk.stress
-    # One revaluation call (one compilation) per distinct horizon, not per scenario.
-    got: dict[int, tuple] = {}
-    horizons = sorted({s.horizon for s in scenarios})
-    if horizons:
-        progress.start("stress", len(horizons), "scenarios")
-    for k_h, h in enumerate(horizons):
-        idx = [i for i, s in enumerate(scenarios) if s.horizon == h]
-        r = stress.revalue_shocked(problem, prep, np.stack([scenarios[i].spot for i in idx]),
-                                   np.stack([scenarios[i].vol for i in idx]), h,
-                                   stress_paths(problem), books=q[None],
-                                   moves=stress.scenario_moves(problem, [scenarios[i]
-                                                                         for i in idx]))
-        stress.check_surface_floor(r, idx, scenarios)
-        losses = r.unit_losses(base)
-        for k, i in enumerate(idx):
-            got[i] = (r.values[k], losses[k], r.loss_stderr[k], r.book_loss_stderr[k, 0])
-        progress.update(k_h + 1, len(got))
-    for i, s in enumerate(scenarios):
-        require_finite(got[i][0][None], names, lambda _, i=i, s=s: (
-            f"stress[{i}]", f"stress scenario '{s.name}'"))
-    out = []
-    for i, s in enumerate(scenarios):
-        vals, unit_loss, loss_se, book_se = got[i]
-        pos = q * unit_loss
-        out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
-                    "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
-                    "horizon": s.horizon, "loss": float(pos.sum()), "loss_stderr": float(book_se),
-                    "by_position": dict(zip(names, map(float, pos))),
-                    "by_position_stderr": dict(zip(names, map(float, np.abs(q) * loss_se)))})
-    return out
-
-
-def stress_paths(problem: Problem) -> int:
-    """Paths of the Monte Carlo revaluations of stress and margin points."""
-    # At least two antithetic pairs: a standard error needs two samples.
-    return problem.risk.stress_paths or max(4, min(problem.sim.n_paths - problem.sim.n_paths % 2,
-                                                   STRESS_PATHS))
-
-
 def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:
     return [f"risk.vol_shock: the shifted vol sqrt(v) + shock fell below {MIN_VOL:g} in "
             f"{int(k)} of {n} scenarios at t = {d:g}; revalued at vol {MIN_VOL:g} there"
             for k, d in zip(n_floored, dates) if k]
 
-
-def _margin_notes(out: dict) -> list[str]:
-    return list(out["margin"]["notes"]) if out.get("margin") else []
-
-
-def _label(lab: dict, assets) -> str:
-    who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
-    return f"(spot {lab['spot']:+.4g}, vol {lab['vol'] * 100:+.4g} pts on {who})"
-
-
-def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
-    grid = problem.risk.margin
-    m = problem.market
-    spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
-    progress.start("margin", 1, "points")
-    venues = [p.venue or "default" for p in problem.positions]
-    venue_names = sorted(set(venues))
-    sel = np.array([[x == v for x in venues] for v in venue_names])
-    r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
-                               books=np.vstack([q[None], q * sel]),
-                               moves=stress.margin_moves(problem, vol))
-    progress.update(1, len(labels))
-    # An unshocked point is today's book. Revalued in the grid's own call, its float32
-    # closed forms round differently from today's (another batch size, another position in
-    # the vectorised loop): the (0%, 0 pts) point lost 0.02 instead of 0.
-    unshocked = ((spot == 0) & (vol == 0)).all(axis=1)
-    vals = np.where(unshocked[:, None], base, r.values)
-    r = r._replace(values=vals)
-    names = [p.name for p in problem.positions]
-    require_finite(vals, names, lambda i: (
-        f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
-    pos_loss = q * r.unit_losses(base)  # (points, positions)
-    book_loss = pos_loss.sum(axis=1) + 0.0  # never -0.0
-    req, worst = stress.margin_requirement(book_loss, weight, labels, grid.mode, m.n_assets)
-    req_se = stress.requirement_stderr(book_loss, r.book_loss_stderr[:, 0], weight, labels,
-                                       grid.mode, m.n_assets)
-    per_venue, per_venue_se = {}, {}
-    for b, v in enumerate(venue_names):
-        loss_v = pos_loss[:, sel[b]].sum(axis=1)
-        per_venue[v], _ = stress.margin_requirement(loss_v, weight, labels, grid.mode,
-                                                    m.n_assets)
-        per_venue_se[v] = stress.requirement_stderr(loss_v, r.book_loss_stderr[:, 1 + b],
-                                                    weight, labels, grid.mode, m.n_assets)
-    points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
-                   loss=float(l), loss_stderr=float(e))
-              for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0])]
-    floored = stress.floored_points(problem, vol)
-    notes = []
-    any_floored = floored.any(axis=1) | stress.surface_floor_notes(r, notes)
-    for a in np.flatnonzero(floored.any(axis=0)):
-        idx = np.flatnonzero(floored[:, a]).tolist()
-        notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
-                     f"({problem.model.base_vols(m)[a]:g}) below {MIN_VOL:g} at grid points "
-                     f"{idx}; those points are revalued at vol {MIN_VOL:g}")
-    return {"requirement": req, "requirement_stderr": req_se,
-            "revaluation_paths": stress_paths(problem) if r.nested.any() else None,
-            "worst_point": points[worst], "points": points,
-            "vol_floored_points": np.flatnonzero(any_floored).tolist(), "notes": notes,
-            "per_venue": per_venue, "per_venue_stderr": per_venue_se,
-            "sum_of_venues": float(sum(per_venue.values())),
-            "cross_venue_saving": float(sum(per_venue.values()) - req),
-            "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
-                     "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,
-                     "extreme_weight": grid.extreme_weight, "mode": grid.mode,
-                     "vol_expiry_power": grid.vol_expiry_power}}

@@ -19,10 +19,10 @@ def table(result: dict) -> str:
     lines.append(f"{'level':>7} {'VaR':>14} {'VaR 95% CI':>29} {'ES':>14} {'ES 95% CI':>29}")
     for k in result["var"]:
         v, e = result["var_ci"][k], result["es_ci"][k]
-        e_txt = (f"[{money(e[0]):>12}, {money(e[1]):>12}]" if e is not None
-                 else f"{'not estimable':>29}")
-        lines.append(f"{k:>7} {money(result['var'][k]):>14} [{money(v[0]):>12}, "
-                     f"{money(v[1]):>12}] {money(result['es'][k]):>14} {e_txt}")
+        v_txt, e_txt = (f"[{money(x[0]):>12}, {money(x[1]):>12}]" if x is not None
+                        else f"{'not estimable':>29}" for x in (v, e))
+        lines.append(f"{k:>7} {money(result['var'][k]):>14} {v_txt} "
+                     f"{money(result['es'][k]):>14} {e_txt}")
     s = result["stats"]
     lines.append(f"mean loss {money(s['mean'])} ± {money(s['mean_stderr'])}  stdev "
                  f"{money(s['stdev'])}  skew {fmt(s['skew'], '.3f')}  excess kurtosis "
