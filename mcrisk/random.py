@@ -20,6 +20,7 @@ STREAM_PATHS = 1
 STREAM_BOOTSTRAP = 2
 STREAM_INNER = 3
 STREAM_ALLOCATION = 4  # horizon returns of mcrisk.optimize.scenarios
+STREAM_DEEP = 5  # training paths and initial weights of mcrisk.hedge.deep
 BLOCK = 16  # steps per block of normals
 # Key-derivation constant of the normals' blocks; step indices never reach it.
 _NORMAL_STREAM = 2 ** 31 - 1

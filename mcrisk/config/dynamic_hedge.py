@@ -123,13 +123,14 @@ def parse(section: Mapping | None, path: str = "dynamic_hedge") -> HedgeSetup:
     steps, band ``width`` in delta units, ``risk_aversion``, ``to_edge``: trade to the band's
     nearest edge rather than to the target); ``costs`` (``proportional`` one-way fraction of
     traded notional, ``fixed`` fee per rebalance); ``paths``, ``chunk``, ``seed``, ``level``
-    (VaR/ES), ``dtype``.
+    (VaR/ES), ``dtype``. ``sweep`` and ``deep`` are checked by `sweep` and
+    `mcrisk.config.deep_hedge.parse`.
 
     Raises:
         ConfigError: naming the first bad field.
     """
     s = dict(mapping(path, section if section is not None else {}))
-    only_keys(path, s, tuple(DEFAULTS) + ("sweep",))
+    only_keys(path, s, tuple(DEFAULTS) + ("sweep", "deep"))
     g = {k: (s[k] if s.get(k) is not None else DEFAULTS[k]) for k in DEFAULTS}
     p = lambda k: f"{path}.{k}"  # noqa: E731
 

@@ -226,7 +226,8 @@ class DynamicHedgeConf:
     rate 0, horizon 0.25, 100 steps, a short ATM call, spot hedge every step, no costs); the
     path count, chunk, seed and dtype follow ``sim`` unless set here. ``sweep`` lists
     ``every`` (time schedules), ``width`` (fixed bands) and ``risk_aversion``
-    (Whalley–Wilmott bands): one row of the result each."""
+    (Whalley–Wilmott bands): one row of the result each; ``deep`` (a mapping, see
+    `mcrisk.config.deep_hedge`) adds a deep-hedge row on the same paths."""
 
     spot: Optional[float] = None
     rate: Optional[float] = None
@@ -248,6 +249,7 @@ class DynamicHedgeConf:
     rebalance: Optional[Dict[str, Any]] = None
     costs: Optional[Dict[str, Any]] = None
     sweep: Optional[Dict[str, Any]] = None
+    deep: Optional[Dict[str, Any]] = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Hedging: dynamic delta (and delta–gamma) hedging of a European book along simulated paths."""
+"""Hedging: dynamic delta (and delta–gamma) hedging of a European book along simulated paths,
+and a deep hedge (`mcrisk.hedge.deep`) trained and evaluated on the same paths."""
 
 from mcrisk.hedge.dynamic import HedgeArrays as HedgeArrays
 from mcrisk.hedge.dynamic import HedgeSpec as HedgeSpec

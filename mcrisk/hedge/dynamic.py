@@ -166,6 +166,21 @@ def _hedge_step(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, k: jax.Array, s: jax
         reb = jnp.abs(gap) > band
     h = jnp.where(reb, h_star - jnp.sign(gap) * band if spec.to_edge else h_star, c.h)
     g = jnp.where(reb, g_star, c.g)
+    return trade(spec, a, c, k, s, s1, dt, h, g, reb)
+
+
+def trade(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, k: jax.Array, s: jax.Array,
+          s1: jax.Array, dt: jax.Array, h: jax.Array, g: jax.Array, reb: jax.Array):
+    """Move the holdings to (h, g) at t_k, paying costs (a fixed fee where `reb` and something
+    changed), then carry them to t_{k+1}, settling the positions expiring there.
+
+    Shared by every hedging rule (the deep hedge's policy included), so all of them book
+    premium, costs, funding and settlements the same way.
+
+    Returns:
+        (the new carry, (h, whether a trade happened)).
+    """
+    t = k.astype(dt.dtype) * dt
     dh, dg = h - c.h, g - c.g
     disc, disc1 = jnp.exp(-a.rate * t), jnp.exp(-a.rate * (t + dt))
     mark, mark1 = _option_mark(spec, a, t, s), _option_mark(spec, a, t + dt, s1)
@@ -185,7 +200,7 @@ def _hedge_step(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, k: jax.Array, s: jax
     return c, (h, traded)
 
 
-def _close(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, s: jax.Array) -> PathResult:
+def close(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, s: jax.Array) -> PathResult:
     """Close the hedge at the horizon, paying costs on that trade too."""
     disc = jnp.exp(-a.rate * a.horizon)
     mark = _option_mark(spec, a, a.horizon, s)
@@ -196,40 +211,60 @@ def _close(spec: HedgeSpec, a: HedgeArrays, c: _Hedge, s: jax.Array) -> PathResu
                       fees=c.fees + cost, edge_fees=c.edge + cost)
 
 
-def _start(a: HedgeArrays) -> _Hedge:
+def start(a: HedgeArrays) -> _Hedge:
     zero = jnp.zeros((), a.spot.dtype)
     return _Hedge(h=zero, g=zero, pnl=zero, trades=zero, fees=zero, edge=zero)
 
 
-def _premium(spec: HedgeSpec, a: HedgeArrays) -> jax.Array:
+def premium(spec: HedgeSpec, a: HedgeArrays) -> jax.Array:
     """Time-0 value of the book at the pricing vol (what buying it costs)."""
     taus = a.expiry_steps.astype(a.spot.dtype) * (a.horizon / spec.steps)
     b = greeks(a.spot, a.strikes, taus, a.pricing_vol, a.rate, a.kinds)
     return jnp.sum(a.quantities * b.value)
 
 
-def _path(spec: HedgeSpec, a: HedgeArrays, root: jax.Array, index: jax.Array) -> PathResult:
-    model = REGISTRY[spec.model]
-    dtype = jnp.dtype(spec.dtype)
+def spots(model: str, dtype: str, steps: int, a: HedgeArrays, root: jax.Array,
+          index: jax.Array) -> jax.Array:
+    """The (steps + 1,) spot path with global index `index` (uint32 scalar) under `root`.
+
+    Every hedging rule reads its paths here, so rules run with one root key see the same
+    spots path by path, whatever the chunking.
+    """
+    m = REGISTRY[model]
     params = _params(a)
-    layout = DrawLayout(n_assets=1, variance=model.VARIANCE, jumps=model.JUMPS, bridge=False)
+    layout = DrawLayout(n_assets=1, variance=m.VARIANCE, jumps=m.JUMPS, bridge=False)
     key = index_keys(root, index[None])[0]
-    dt = a.horizon / spec.steps
-    rates = model.jump_intensity(params) * dt
+    dt = a.horizon / steps
+    rates = m.jump_intensity(params) * dt
 
     def body(carry, k):
-        state, hedge, buf = carry
+        state, buf = carry
         normals, buf = next_normals(key, k, jnp.int32(0), buf, layout)
-        draws = step_draws(key, k, layout, jnp.asarray(False), rates, dtype, normals)
-        new = model.step(params, state, dt, draws)
-        hedge, _ = _hedge_step(spec, a, hedge, k, jnp.exp(state.x[0]), jnp.exp(new.x[0]), dt)
-        return (new, hedge, buf), None
+        draws = step_draws(key, k, layout, jnp.asarray(False), rates, jnp.dtype(dtype), normals)
+        new = m.step(params, state, dt, draws)
+        return (new, buf), jnp.exp(new.x[0])
 
-    start = _start(a)._replace(pnl=-_premium(spec, a))
-    buf0 = jnp.zeros((BLOCK, n_normals(layout)), dtype)
-    (state, hedge, _), _ = jax.lax.scan(body, (model.init(params), start, buf0),
-                                        jnp.arange(spec.steps, dtype=jnp.int32))
-    return _close(spec, a, hedge, jnp.exp(state.x[0]))
+    state0 = m.init(params)
+    buf0 = jnp.zeros((BLOCK, n_normals(layout)), jnp.dtype(dtype))
+    _, path = jax.lax.scan(body, (state0, buf0), jnp.arange(steps, dtype=jnp.int32))
+    return jnp.concatenate([jnp.exp(state0.x[:1]), path])
+
+
+def _along(spec: HedgeSpec, a: HedgeArrays, path: jax.Array):
+    dt = a.horizon / spec.steps
+
+    def body(hedge, x):
+        k, s, s1 = x
+        return _hedge_step(spec, a, hedge, k, s, s1, dt)
+
+    begin = start(a)._replace(pnl=-premium(spec, a))
+    xs = (jnp.arange(spec.steps, dtype=jnp.int32), path[:-1], path[1:])
+    hedge, (held, traded) = jax.lax.scan(body, begin, xs)
+    return close(spec, a, hedge, path[-1]), held, traded
+
+
+def _path(spec: HedgeSpec, a: HedgeArrays, root: jax.Array, index: jax.Array) -> PathResult:
+    return _along(spec, a, spots(spec.model, spec.dtype, spec.steps, a, root, index))[0]
 
 
 @partial(jax.jit, static_argnums=0)
@@ -261,16 +296,7 @@ def hedge_along(spec: HedgeSpec, arrays: HedgeArrays, spots: jax.Array):
         (`PathResult` of scalars, holdings after each step's rebalance (steps,), whether each
         step traded (steps,) bool).
     """
-    dt = arrays.horizon / spec.steps
-
-    def body(hedge, x):
-        k, s, s1 = x
-        return _hedge_step(spec, arrays, hedge, k, s, s1, dt)
-
-    start = _start(arrays)._replace(pnl=-_premium(spec, arrays))
-    xs = (jnp.arange(spec.steps, dtype=jnp.int32), spots[:-1], spots[1:])
-    hedge, (held, traded) = jax.lax.scan(body, start, xs)
-    return _close(spec, arrays, hedge, spots[-1]), held, traded
+    return _along(spec, arrays, spots)
 
 
 def path_indices(n: int) -> jax.Array:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mcrisk.report.plots import LOSS, NEUTRAL, Z95, figure, finite, save
 
-MARKERS = {"time": ("o", NEUTRAL), "band": ("s", LOSS), "whalley_wilmott": ("^", "black")}
+MARKERS = {"time": ("o", NEUTRAL), "band": ("s", LOSS), "whalley_wilmott": ("^", "black"),
+           "deep": ("D", "tab:green")}
 
 
 def frontier(rows: Sequence[Mapping], path: Path) -> bool:

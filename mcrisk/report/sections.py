@@ -368,6 +368,14 @@ def dynamic_hedge(r: Mapping) -> list[Block]:
             f"{level(s.get('level'))}.\n\n"
             + table(("rule", "cost", "± s.e.", "stdev", "ES", "ES 95% CI", "trades", "fees"),
                     rows, align="lrrrrrrr"))
+    for x in r.get("rows") or []:
+        d = x.get("deep")
+        if d:
+            text += (f"\n\n**{x['rule']}:** trained for {d['iterations']} steps of "
+                     f"{d['batch']} fresh paths ({sig(d['seconds_train'])} s), without the "
+                     f"fixed fees; out of sample its {d['measure']} risk is {num(d['risk'])} "
+                     f"and its indifference price {num(d['indifference_price'])} (premium "
+                     f"{num(d['premium'])}).")
     return [Block(text, partial(hedgeplots.frontier, r.get("rows") or []), "frontier.png",
                   "Cost–risk frontier")]
 

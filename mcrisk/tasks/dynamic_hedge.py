@@ -2,8 +2,9 @@
 
 One row per rebalancing rule of ``dynamic_hedge.sweep`` (time schedules, fixed bands, Whalley–Wilmott
 bands), all on the same paths (keyed by path index): the mean cost of hedging, the P&L's
-stdev and ES, trades and fees, each with its standard error. The report plots the cost–risk
-frontier. See `mcrisk.hedge.dynamic` for the simulation.
+stdev and ES, trades and fees, each with its standard error; with ``dynamic_hedge.deep``, one
+more row for a deep hedge trained on other paths and evaluated on those. The report plots the
+cost–risk frontier. See `mcrisk.hedge.dynamic` and `mcrisk.hedge.deep`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from typing import Any
 
 from mcrisk import errors as E
+from mcrisk.config import deep_hedge
 from mcrisk.config.dynamic_hedge import describe, parse, sweep
 
 # hedge.<key> that follow sim.<key> when not given.
@@ -29,10 +31,17 @@ FIELDS = [
     ("setup.model_params.<name>", "one of them"),
     ("setup.gamma_hedge.<name>", "the gamma-hedge option's `type`, `strike`, `expiry`"),
     ("setup.book[].<name>", "each position's `type`, `strike`, `expiry`, `quantity`"),
+    ("setup.deep", "the checked `dynamic_hedge.deep` section (null without a deep hedge): "
+                   "`hidden` (layer widths), `measure` (`es` or `entropic`), `level`, "
+                   "`risk_aversion`, `delta_feature`, `learning_rate`, `iterations`, `batch`, "
+                   "`seed` (of the training paths and initial weights)"),
+    ("setup.deep.<name>", "one of them"),
     (_R + "rule", "the rebalancing rule in words"),
-    (_R + "kind", "`time`, `band` or `whalley_wilmott`"),
-    (_R + "every", "time schedule: fine steps between rebalances (null for bands)"),
-    (_R + "rebalances", "time schedule: rebalances over the horizon (null for bands)"),
+    (_R + "kind", "`time`, `band`, `whalley_wilmott` or `deep`"),
+    (_R + "every", "time schedule and deep hedge: fine steps between rebalances (null for "
+                   "bands)"),
+    (_R + "rebalances", "time schedule and deep hedge: rebalances over the horizon (null for "
+                        "bands)"),
     (_R + "width", "fixed band: half-width in delta units (null otherwise)"),
     (_R + "risk_aversion", "Whalley–Wilmott band: the risk aversion γ (null otherwise)"),
     (_R + "paths", "paths simulated"),
@@ -52,12 +61,31 @@ FIELDS = [
     (_R + "fees_se", "its standard error"),
     (_R + "edge_fees", "the part of `fees` paid by the opening and the closing trade"),
     (_R + "edge_fees_se", "its standard error"),
+    (_R + "deep", "deep-hedge row only: its training and risk measure"),
+    (_R + "deep.measure", "`es` or `entropic`"),
+    (_R + "deep.risk", "the measure of this row's P&L (out of sample: the evaluation paths)"),
+    (_R + "deep.premium", "the book's value at `pricing_vol`, paid at t = 0 (signed)"),
+    (_R + "deep.indifference_price", "`premium - risk`: the price at which the hedged book "
+                                     "carries zero risk (Buehler et al. 2019)"),
+    (_R + "deep.alpha", "es: the trained Rockafellar–Uryasev variable (the VaR of the "
+                        "training loss at the optimum); entropic: unused"),
+    (_R + "deep.iterations", "Adam steps taken"),
+    (_R + "deep.batch", "fresh paths per step"),
+    (_R + "deep.risk_first", "the measure on the first minibatch (initial weights)"),
+    (_R + "deep.risk_last", "the measure on the last minibatch (fixed fees left out)"),
+    (_R + "deep.seconds_train", "wall time of training, compilation included"),
     ("seconds_kernel", "wall time of the simulations, compilation included"),
     ("notes", "what the rows assume"),
 ]
 
 
-def _rule(s) -> dict:
+def _rule(s, deep=None) -> dict:
+    if deep is not None:
+        every = s.every if s.rebalance == "time" else 1
+        what = (f"ES {deep.level:g}" if deep.measure == "es"
+                else f"entropic λ={deep.risk_aversion:g}")
+        return dict(rule=f"deep, {what} ({s.steps // every} rebalances)", kind="deep",
+                    every=every, rebalances=s.steps // every, width=None, risk_aversion=None)
     if s.rebalance == "time":
         return dict(rule=f"every {s.every} step{'s' if s.every > 1 else ''} "
                          f"({s.steps // s.every} rebalances)", kind="time", every=s.every,
@@ -82,8 +110,11 @@ def dynamic_hedge(cfg: dict, progress: Any = None) -> dict:
             section[key] = sim[sim_key]
     setup = parse(section)
     setups = sweep(setup, section.get("sweep"))  # every input checked before any compile
+    deep = (deep_hedge.parse(section["deep"], setup) if section.get("deep") is not None
+            else None)
 
     from mcrisk.engine import use_dtype
+    from mcrisk.hedge import deep as deep_run
     from mcrisk.hedge import run
 
     use_dtype(setup.dtype)
@@ -93,10 +124,19 @@ def dynamic_hedge(cfg: dict, progress: Any = None) -> dict:
     for s in setups:
         summary, _ = run(s)
         rows.append({**_rule(s), **summary})
+    if deep is not None:
+        summary, _, _ = deep_run.run(setup, deep)
+        rows.append({**_rule(setup, deep), **summary})
     notes = ["P&L in time-0 money: premium at pricing_vol, hedge gains, costs and funding; "
              "the hedge is opened at t = 0 and closed at the horizon, both trades paying costs",
              "every row uses the same paths (keyed by path index)"]
-    return {"task": "dynamic_hedge", "setup": describe(setup), "rows": rows,
+    if deep is not None:
+        notes.append("the deep hedge is trained on other paths (its own seed stream) without "
+                     "the fixed fees, which make the objective flat in the policy; its row "
+                     "charges them, at every rebalance, as its holding moves at each")
+    described = describe(setup)
+    described["deep"] = deep_hedge.describe(deep) if deep is not None else None
+    return {"task": "dynamic_hedge", "setup": described, "rows": rows,
             "seconds_kernel": time.perf_counter() - t0, "notes": notes}
 
 
