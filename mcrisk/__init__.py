@@ -16,6 +16,7 @@ applied before JAX initialises.
 
 from typing import Any
 
+from mcrisk import backtest as backtest  # callable: mcrisk.backtest(cfg) runs task=backtest
 from mcrisk.config import build as build
 from mcrisk.config.bookfile import load_portfolio as load_portfolio
 from mcrisk.errors import ConfigError as ConfigError

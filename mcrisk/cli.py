@@ -275,6 +275,10 @@ def _table(result: dict) -> str:
         from mcrisk.tasks.dynamic_hedge import table
 
         return table(result)
+    if task == "backtest":
+        from mcrisk.tasks.backtest import table
+
+        return table(result)
     if task == "stress":
         lines = [f"book value today {money(result['today']['book'])}"]
         lines += [f"stress {s['name']:<24} loss {money(s['loss']):>16}" for s in result["stress"]]

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mcrisk.tasks.allocate import FIELDS as ALLOCATE
+from mcrisk.tasks.backtest import FIELDS as BACKTEST
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
 from mcrisk.tasks.dynamic_hedge import FIELDS as DYNAMIC_HEDGE
 
@@ -347,6 +348,7 @@ TASKS: dict[str, list[tuple[str, str]]] = {
     "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
     "allocate": ALLOCATE,
     "dynamic_hedge": DYNAMIC_HEDGE,
+    "backtest": BACKTEST,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -367,6 +369,9 @@ INTRO = {
                 "of `allocation.assets`, and the best mean return under `allocation.cvar_cap`.",
     "dynamic_hedge": "`task=dynamic_hedge`: a book delta hedged along simulated paths under "
                      "each rebalancing rule of `dynamic_hedge.sweep`; P&L positive = gain.",
+    "backtest": "`task=backtest`, `mcrisk.backtest(cfg)`: each model of `backtest.models` "
+                "re-estimated on every day of a price history, its VaR/ES compared with the "
+                "book's realised loss (positive = loss); `<model>` is a model name.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 

@@ -253,6 +253,43 @@ class DynamicHedgeConf:
 
 
 @dataclass
+class BacktestConf:
+    """task=backtest: VaR/ES models re-estimated each day of a price history and compared
+    with the book's realised loss (see `mcrisk.backtest.run`).
+
+    `prices`: a CSV price file (as ``market.path``; columns named by ``market.assets``) or,
+    from Python, ``{dates, values}``. Each test day t re-estimates every model of `models`
+    on the `window` one-day returns ending at t (`window_type` rolling) or on all of them
+    (expanding), and forecasts VaR/ES of the book's `horizon_days`-day loss at `levels`;
+    the realised loss revalues the book at t + h. `test_days`: the last that many days
+    (None: every day after the first window). `n_scenarios`: bootstrap draws of filtered HS
+    and Monte Carlo draws of gbm per day. `marking`: options marked by Black-Scholes at the
+    window's sample vol ("model") or at ``market.vol`` ("implied"). `vol_scale`: multiplies
+    every model's forecast returns (1: the models as estimated; 0.5 a model with half the
+    vol, to see the backtest reject it). `annualisation`: price rows per year (252 for
+    exchange trading days, 365 for crypto). `es_sims`: simulations of the Z2 p-value;
+    `chunk`: scenarios revalued per kernel call."""
+
+    prices: Any = None
+    models: List[str] = field(default_factory=lambda: [
+        "historical", "filtered_historical_ewma", "filtered_historical_garch",
+        "delta_normal", "gbm"])
+    window: int = 250
+    window_type: str = "rolling"
+    test_days: Optional[int] = None
+    horizon_days: int = 1
+    levels: List[float] = field(default_factory=lambda: [0.99, 0.975])
+    n_scenarios: int = 1000
+    marking: str = "model"
+    vol_scale: float = 1.0
+    ewma_lambda: float = 0.94
+    garch_mean: str = "Zero"
+    annualisation: float = 252.0
+    es_sims: int = 2000
+    chunk: int = 4096
+
+
+@dataclass
 class Config:
     task: str = "price"
     market: MarketConf = field(default_factory=MarketConf)
@@ -268,6 +305,7 @@ class Config:
     quotes: QuotesConf = field(default_factory=QuotesConf)
     allocation: AllocationConf = field(default_factory=AllocationConf)
     dynamic_hedge: DynamicHedgeConf = field(default_factory=DynamicHedgeConf)
+    backtest: BacktestConf = field(default_factory=BacktestConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;

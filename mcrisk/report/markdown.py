@@ -11,7 +11,7 @@ from mcrisk.report.text import fenced, key_values, level, num, years
 TITLES = {"price": "pricing", "risk": "risk", "stress": "stress",
           "convergence": "convergence", "model_risk": "model risk", "calibrate": "calibration",
           "allocate": "allocation",
-          "dynamic_hedge": "dynamic hedging"}
+          "dynamic_hedge": "dynamic hedging", "backtest": "backtest"}
 
 # (result key, label, formatter): the run facts a reader needs to reproduce or judge the run.
 INPUTS = (

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mcrisk import units
-from mcrisk.report import hedgeplots, plots, riskplots
+from mcrisk.report import backtestplots, hedgeplots, plots, riskplots
 from mcrisk.report.text import (DASH, highest, interval, key_values, level, num, pct,
                                 plus_minus, points, sig, sorted_levels, table, years)
 
@@ -380,7 +380,39 @@ def dynamic_hedge(r: Mapping) -> list[Block]:
                   "Cost–risk frontier")]
 
 
+def backtest(r: Mapping) -> list[Block]:
+    s = r.get("setup") or {}
+    dates = r.get("dates") or []
+    rows = []
+    for md, m in (r.get("models") or {}).items():
+        for key in sorted_levels(m["levels"]):
+            x = m["levels"][key]
+            tl, z2 = x["traffic_light"], x["es_test"]
+            rows.append((md, level(key), x["exceptions"], sig(x["expected"]),
+                         sig(x["kupiec"]["p_value"]), sig(x["christoffersen"]["p_ind"]),
+                         sig(x["christoffersen"]["p_cc"]), tl["last"]["zone"],
+                         f"{tl['worst']['zone']} ({tl['worst']['start']})",
+                         sig(z2["z2"]) if z2["z2"] is not None else DASH,
+                         sig(z2["p_value"]) if z2["p_value"] is not None else DASH,
+                         num(x["mean_var"]), sig(m["seconds_per_day"])))
+    text = (f"### Backtest of {len(dates)} days"
+            + (f" ({dates[0]} to {dates[-1]})" if dates else "")
+            + f"\n\nPrices {s.get('source')}, {s.get('window_type')} window of "
+            f"{s.get('window')} returns, horizon {s.get('horizon_days')} day(s), options "
+            f"marked at the {'window' if s.get('marking') == 'model' else 'implied'} vol; "
+            f"{sig(r.get('seconds_per_day'))} s per backtested day in all. Traffic light: "
+            f"zone of the last {min(250, len(dates))} days and the worst window of that "
+            "length (its first day).\n\n"
+            + table(("model", "level", "exceptions", "expected", "Kupiec p", "indep. p",
+                     "cond. cov. p", "zone", "worst zone", "Z2", "Z2 p", "mean VaR",
+                     "s/day"), rows, align="llrrrrrllrrrr"))
+    return [Block(text, partial(backtestplots.pnl_var, r), "backtest_pnl.png",
+                  "P&L, VaR and exceptions"),
+            Block("", partial(backtestplots.exceptions, r), "backtest_exceptions.png",
+                  "Exceptions over time")]
+
+
 TASKS: dict[str, Callable[[Mapping], list[Block]]] = {
     "price": price, "risk": risk, "stress": stress, "convergence": convergence,
     "model_risk": model_risk, "calibrate": calibrate, "allocate": allocate,
-    "dynamic_hedge": dynamic_hedge}
+    "dynamic_hedge": dynamic_hedge, "backtest": backtest}

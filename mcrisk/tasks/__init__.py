@@ -6,7 +6,7 @@ from typing import Any
 
 TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
          "calibrate", "allocate",
-         "dynamic_hedge")
+         "dynamic_hedge", "backtest")
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -56,6 +56,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.dynamic_hedge import dynamic_hedge
 
         return dynamic_hedge(plain, progress=progress)
+    if task == "backtest":
+        from mcrisk.tasks.backtest import backtest
+
+        return backtest(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

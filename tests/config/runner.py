@@ -55,7 +55,8 @@ def in_process(tmp_path, monkeypatch):
 # Small sizes for runs whose point is that a command works and says what it claims.
 TINY = {"sim.n_paths": 400, "sim.chunk_size": 400, "risk.inner_paths": 4,
         "convergence.n_paths": "[200,400]", "model_risk.models": "[gbm,merton]",
-        "quotes.models": "[merton]", "quotes.starts": 1, "allocation.n_scenarios": 1000}
+        "quotes.models": "[merton]", "quotes.starts": 1, "allocation.n_scenarios": 1000,
+        "backtest.test_days": 20, "backtest.n_scenarios": 200, "backtest.es_sims": 200}
 
 
 def tiny(args: list[str], run_dir: Path) -> list[str]:

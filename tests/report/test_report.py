@@ -281,7 +281,7 @@ def test_extreme_worst_point_and_unknown_task(tmp_path):
     joint = risk_result()["margin"]
     assert joint["worst_point"]["weight"] == 1.0  # the in-grid marker is drawn there
     with pytest.raises(ValueError, match="result\\['task'\\]"):
-        write_report({"task": "backtest"}, tmp_path)
+        write_report({"task": "no_such_task"}, tmp_path)
 
 
 def test_config_with_backticks_keeps_its_fence(tmp_path):

@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mcrisk import results_schema as S
@@ -85,6 +86,16 @@ def results(tmp_path_factory):
                      "sweep": {"every": [2], "width": [0.1], "risk_aversion": [1.0]},
                      "costs": {"proportional": 0.001, "fixed": 1.0}}}
     out["dynamic_hedge"] = stamp(run(cfg), cfg, [], 0.1)
+    prices = 100.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0.0, 0.01, 60)))
+    cfg = {"task": "backtest", "market": {"assets": ["X"], "spot": [100.0], "vol": [0.2]},
+           "portfolio": {"positions": [
+               {"name": "call", "type": "european", "asset": "X", "option": "call",
+                "strike": 100.0, "expiry": 0.25}]},
+           "backtest": {"prices": {"values": prices}, "window": 40, "test_days": 10,
+                        "levels": [0.95], "n_scenarios": 100, "es_sims": 100,
+                        "models": ["historical", "filtered_historical_ewma",
+                                   "delta_normal", "gbm"]}}
+    out["backtest"] = stamp(run(cfg), cfg, [], 0.1)
     return out
 
 
