@@ -16,6 +16,7 @@ from typing import Any
 
 from mcrisk.tasks.allocate import FIELDS as ALLOCATE
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
+from mcrisk.tasks.hedge import FIELDS as HEDGE
 
 # Keys written by the command line for every task (the Python API returns the rest).
 RUN = [
@@ -334,7 +335,7 @@ COLLECT = [
 TASKS: dict[str, list[tuple[str, str]]] = {
     "price": PRICE, "risk": RISK, "stress": STRESS_TASK, "convergence": CONVERGENCE,
     "model_risk": MODEL_RISK, "verify": VERIFY, "collect": COLLECT, "calibrate": CALIBRATE,
-    "allocate": ALLOCATE,
+    "allocate": ALLOCATE, "hedge": HEDGE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -353,6 +354,9 @@ INTRO = {
                  "option chain read and an implied-vol surface fitted per underlying.",
     "allocate": "`task=allocate`: the mean-CVaR efficient frontier of a long-only portfolio "
                 "of `allocation.assets`, and the best mean return under `allocation.cvar_cap`.",
+    "hedge": "`task=hedge`: the static hedge of the book with `hedge.instruments` minimising "
+             "ES, variance or the margin requirement, beside no hedge and the delta and "
+             "delta-vega hedges, in and out of sample.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 
