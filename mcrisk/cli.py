@@ -279,6 +279,10 @@ def _table(result: dict) -> str:
         from mcrisk.tasks.backtest import table
 
         return table(result)
+    if task == "hedge":
+        from mcrisk.tasks.hedge import table
+
+        return table(result)
     if task == "stress":
         lines = [f"book value today {money(result['today']['book'])}"]
         lines += [f"stress {s['name']:<24} loss {money(s['loss']):>16}" for s in result["stress"]]

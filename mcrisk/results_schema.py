@@ -18,6 +18,7 @@ from mcrisk.tasks.allocate import FIELDS as ALLOCATE
 from mcrisk.tasks.backtest import FIELDS as BACKTEST
 from mcrisk.tasks.calibrate import FIELDS as CALIBRATE
 from mcrisk.tasks.dynamic_hedge import FIELDS as DYNAMIC_HEDGE
+from mcrisk.tasks.hedge import FIELDS as HEDGE
 
 # Keys written by the command line for every task (the Python API returns the rest).
 RUN = [
@@ -349,6 +350,7 @@ TASKS: dict[str, list[tuple[str, str]]] = {
     "allocate": ALLOCATE,
     "dynamic_hedge": DYNAMIC_HEDGE,
     "backtest": BACKTEST,
+    "allocate": ALLOCATE, "hedge": HEDGE,
 }
 INTRO = {
     "price": "`task=price`, `mcrisk.price(cfg)`: Monte Carlo value, error and Greeks per "
@@ -372,6 +374,9 @@ INTRO = {
     "backtest": "`task=backtest`, `mcrisk.backtest(cfg)`: each model of `backtest.models` "
                 "re-estimated on every day of a price history, its VaR/ES compared with the "
                 "book's realised loss (positive = loss); `<model>` is a model name.",
+    "hedge": "`task=hedge`: the static hedge of the book with `hedge.instruments` minimising "
+             "ES, variance or the margin requirement, beside no hedge and the delta and "
+             "delta-vega hedges, in and out of sample.",
 }
 PLACEHOLDERS = {"level": r"0\.\d+", "name": r"[a-z_]+"}
 

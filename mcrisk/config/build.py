@@ -26,7 +26,7 @@ from mcrisk.problem import DTYPES, MODELS, Greeks, Market, Model, Position, Prob
 
 TOP_KEYS = ("market", "model", "sim", "portfolio", "greeks", "risk", "task", "hardware",
             "experiment", "report", "run_dir", "resume", "convergence", "model_risk", "name",
-            "progress", "quotes", "allocation",
+            "progress", "quotes", "allocation", "hedge",
             "dynamic_hedge", "backtest")
 MAX_PATHS = 2 ** 32
 # Payoffs bounded above whatever the spot (the far upper tail cannot carry their mean).

@@ -290,6 +290,29 @@ class BacktestConf:
 
 
 @dataclass
+class HedgeConf:
+    """task=hedge: static hedge of the book (`portfolio`) with candidate `instruments`.
+
+    Each instrument is a position mapping as in ``portfolio.positions`` without a quantity
+    (the optimiser finds it), plus optional ``min``/``max`` (quantity limits; absent: no
+    limit), ``cost`` (proportional cost, a fraction of the traded notional: the premium for
+    options, the spot for spot, perpetuals and forwards; default `cost`) and ``fee`` (a
+    fixed fee paid once if the instrument is traded at all; default `fee`). `objective`:
+    ``es`` (ES at `level`), ``variance`` or ``margin`` (the `risk.margin` grid's
+    requirement). `budget`: a cap on the net cash paid for the hedge, premiums plus costs
+    (None: no cap). `oos_seed`: seed of the out-of-sample scenarios (None: ``sim.seed + 1``).
+    """
+
+    instruments: List[Any] = field(default_factory=list)
+    objective: str = "es"
+    level: float = 0.99
+    cost: float = 0.0
+    fee: float = 0.0
+    budget: Optional[float] = None
+    oos_seed: Optional[int] = None
+
+
+@dataclass
 class Config:
     task: str = "price"
     market: MarketConf = field(default_factory=MarketConf)
@@ -306,6 +329,7 @@ class Config:
     allocation: AllocationConf = field(default_factory=AllocationConf)
     dynamic_hedge: DynamicHedgeConf = field(default_factory=DynamicHedgeConf)
     backtest: BacktestConf = field(default_factory=BacktestConf)
+    hedge: HedgeConf = field(default_factory=HedgeConf)
     run_dir: Optional[str] = None  # task=verify / task=collect: the run or multirun folder
     resume: bool = False  # skip a finished job of the same config; refuse one of another
     # Phase-by-phase progress on stderr: None = on in the CLI when stderr is a terminal;

@@ -1,5 +1,7 @@
 """Hedging: dynamic delta (and delta–gamma) hedging of a European book along simulated paths,
-and a deep hedge (`mcrisk.hedge.deep`) trained and evaluated on the same paths."""
+and a deep hedge (`mcrisk.hedge.deep`) trained and evaluated on the same paths; static hedges
+of a book: scenario losses of book and candidates (`scenarios`), the optimiser (`static`),
+the delta and delta-vega baselines (`baselines`) and the whole run (`optimal.optimise`)."""
 
 from mcrisk.hedge.dynamic import HedgeArrays as HedgeArrays
 from mcrisk.hedge.dynamic import HedgeSpec as HedgeSpec

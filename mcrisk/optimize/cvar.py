@@ -285,9 +285,10 @@ def minimise_cvar(p: CvarProblem, targets=None, spec: CvarSpec | None = None) ->
     floor = r + p.losses0.mean()  # floor on mu . x
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
     f = lambda v: jnp.asarray(v, dtype)  # noqa: E731
+    # No floor: the dtype's lowest number (-1e300 overflowed float32 with a warning).
     z, _ = _kernel(spec, f(p.losses0 / spread), f(a * d / spread), f(lo / d), f(hi / d),
                        f(d), f(p.budget), f(mu * d), f(np.where(np.isfinite(floor), floor,
-                                                                -1e300)),
+                                                                np.finfo(dtype).min)),
                        f(c * d / spread), f(p.level))
     check_finite(np.asarray(z), "cvar.x", "the CVaR solver diverged; check the scenarios' scale")
     x = np.asarray(z, np.float64) * d

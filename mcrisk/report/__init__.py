@@ -25,7 +25,7 @@ def write_report(result: Mapping, out_dir: str | Path, *,
     Args:
         result: a JSON-like result dict as returned by `mcrisk.price`, `mcrisk.risk` and
             the other tasks; `result["task"]` is one of "price", "risk", "stress",
-            "convergence", "model_risk", "calibrate", "allocate".
+            "convergence", "model_risk", "calibrate", "allocate", "hedge".
         out_dir: folder to write into; created if missing. Existing files of the same
             names are replaced, each atomically (never left half-written).
         config_yaml: the run's composed config as YAML text, shown in the Inputs section.

@@ -1,4 +1,5 @@
-"""Plot of task=dynamic_hedge: the cost–risk frontier of the rebalancing rules.
+"""Plots of hedging: the cost–risk frontier of task=dynamic_hedge's rebalancing rules, and
+task=hedge's ES (in and out of sample) and margin requirement per hedge.
 
 matplotlib and NumPy are imported inside, as in `mcrisk.report.plots`, whose `figure`/`save`
 helpers draw without pyplot.
@@ -38,4 +39,31 @@ def frontier(rows: Sequence[Mapping], path: Path) -> bool:
     ax.set_ylabel("mean cost of hedging (−mean P&L)")
     ax.set_title("Cost–risk frontier of the rebalancing rules")
     ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def hedges(r: Mapping, path: Path) -> bool:
+    """Left: ES at the level per hedge, in and out of sample. Right: margin per hedge."""
+    h = r.get("hedges") or {}
+    if not h:
+        return False
+    keys = list(h)
+    x = range(len(keys))
+    fig, axes = figure(9.0, 3.4, 1, 2)
+    ax, bx = axes[0]
+    ax.bar([i - 0.2 for i in x], [h[k]["in_sample"]["es"] for k in keys], 0.4, color=LOSS,
+           label="in sample")
+    ax.bar([i + 0.2 for i in x], [h[k]["out_of_sample"]["es"] for k in keys], 0.4,
+           color=NEUTRAL, label="out of sample")
+    ax.set_xticks(list(x), keys, fontsize=8)
+    ax.set_ylabel(f"ES {r['level']:.4g} of the hedged book")
+    ax.legend(fontsize=7)
+    margins = [h[k]["margin"] for k in keys]
+    if all(m is not None for m in margins):
+        bx.bar(list(x), margins, 0.5, color=LOSS)
+        bx.set_xticks(list(x), keys, fontsize=8)
+        bx.set_ylabel(f"margin requirement ({r['margin_mode']})")
+    else:
+        bx.set_axis_off()
+    fig.suptitle(f"Static hedge: objective {r['objective']}")
     return save(fig, path)

@@ -10,7 +10,7 @@ from mcrisk.report.text import fenced, key_values, level, num, years
 
 TITLES = {"price": "pricing", "risk": "risk", "stress": "stress",
           "convergence": "convergence", "model_risk": "model risk", "calibrate": "calibration",
-          "allocate": "allocation",
+          "allocate": "allocation", "hedge": "hedge",
           "dynamic_hedge": "dynamic hedging", "backtest": "backtest"}
 
 # (result key, label, formatter): the run facts a reader needs to reproduce or judge the run.

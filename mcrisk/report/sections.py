@@ -412,7 +412,34 @@ def backtest(r: Mapping) -> list[Block]:
                   "Exceptions over time")]
 
 
+def hedge(r: Mapping) -> list[Block]:
+    from mcrisk.report import hedgeplots
+
+    keys = list(r.get("hedges") or {})
+    names = [x["name"] for x in r.get("instruments") or []]
+    lvl = f"{r['level']:.4g}"
+    h = r.get("hedges") or {}
+    rows = [(n, *(sig(h[k]["quantities"][n]) for k in keys)) for n in names]
+    for label, get in ((f"ES {lvl}", lambda e: e["in_sample"]["es"]),
+                       (f"ES {lvl} out of sample", lambda e: e["out_of_sample"]["es"]),
+                       (f"VaR {lvl}", lambda e: e["in_sample"]["var"]),
+                       ("stdev", lambda e: e["in_sample"]["stdev"]),
+                       ("margin", lambda e: e["margin"]), ("costs", lambda e: e["cost"]),
+                       ("fees", lambda e: e["fees"]), ("net cash paid", lambda e: e["cash"])):
+        rows.append((f"**{label}**", *(num(get(h[k])) for k in keys)))
+    text = (f"### Hedges (objective {r['objective']}, {r['n_scenarios']} scenarios over "
+            f"{r['horizon'] * 365:.4g} days)\n\n"
+            + table(("", *keys), rows, align="l" + "r" * len(keys)))
+    if r.get("budget") is not None:
+        text += (f"\n\nBudget {num(r['budget'])} on the net cash paid; multiplier "
+                 f"{sig(r['multiplier'])}.")
+    if r.get("dropped"):
+        text += "\n\nLeft out to save their fee: " + ", ".join(r["dropped"]) + "."
+    return [Block(text, partial(hedgeplots.hedges, r), "hedges.png",
+                  "ES and margin of each hedge")]
+
+
 TASKS: dict[str, Callable[[Mapping], list[Block]]] = {
     "price": price, "risk": risk, "stress": stress, "convergence": convergence,
     "model_risk": model_risk, "calibrate": calibrate, "allocate": allocate,
-    "dynamic_hedge": dynamic_hedge, "backtest": backtest}
+    "dynamic_hedge": dynamic_hedge, "backtest": backtest, "hedge": hedge}

@@ -73,21 +73,14 @@ def _label(lab: dict, assets) -> str:
 def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
     grid = problem.risk.margin
     m = problem.market
-    spot, vol, weight, labels = stress.margin_points(grid, m.n_assets)
     progress.start("margin", 1, "points")
     venues = [p.venue or "default" for p in problem.positions]
     venue_names = sorted(set(venues))
     sel = np.array([[x == v for x in venues] for v in venue_names])
-    r = stress.revalue_shocked(problem, prep, spot, vol, 0.0, stress_paths(problem),
-                               books=np.vstack([q[None], q * sel]),
-                               moves=stress.margin_moves(problem, vol))
+    r, vol, weight, labels = stress.margin_grid(problem, prep, base, stress_paths(problem),
+                                                books=np.vstack([q[None], q * sel]))
     progress.update(1, len(labels))
-    # An unshocked point is today's book. Revalued in the grid's own call, its float32
-    # closed forms round differently from today's (another batch size, another position in
-    # the vectorised loop): the (0%, 0 pts) point lost 0.02 instead of 0.
-    unshocked = ((spot == 0) & (vol == 0)).all(axis=1)
-    vals = np.where(unshocked[:, None], base, r.values)
-    r = r._replace(values=vals)
+    vals = r.values
     names = [p.name for p in problem.positions]
     require_finite(vals, names, lambda i: (
         f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
-         "calibrate", "allocate",
+         "calibrate", "allocate", "hedge",
          "dynamic_hedge", "backtest")
 
 
@@ -60,6 +60,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
         from mcrisk.tasks.backtest import backtest
 
         return backtest(plain, progress=progress)
+    if task == "hedge":
+        from mcrisk.tasks.hedge import hedge
+
+        return hedge(plain, progress=progress)
     from mcrisk.tasks.collect import collect
 
     return collect(E.string("run_dir", plain.get("run_dir")))

@@ -37,6 +37,12 @@ ALLOCATION = {"assets": [{"name": "TOKEN", "mean": 0.3, "vol": 1.0, "jump_rate":
                          {"name": "ETH", "mean": 0.1, "vol": 0.7},
                          {"name": "USDC", "mean": 0.045, "vol": 0.01}],
               "n_scenarios": 1000, "n_points": 3, "cvar_cap": 0.2, "cash": True}
+# With limits, costs, a fee and a budget: every optional hedge key is written.
+HEDGE = {"objective": "es", "level": 0.95, "cost": 0.001, "fee": 1.0, "budget": 1e5,
+         "instruments": [{"name": "btc_perp", "type": "perpetual", "asset": "BTC",
+                          "min": -10, "max": 10},
+                         {"name": "btc_put", "type": "european", "asset": "BTC",
+                          "option": "put", "strike": 55000, "expiry": 0.25}]}
 
 
 def test_doc_is_rendered_from_the_schema():
@@ -96,10 +102,12 @@ def results(tmp_path_factory):
                         "models": ["historical", "filtered_historical_ewma",
                                    "delta_normal", "gbm"]}}
     out["backtest"] = stamp(run(cfg), cfg, [], 0.1)
+    cfg = dict(copy.deepcopy(CFG), task="hedge", hedge=HEDGE)
+    out["hedge"] = stamp(run(cfg), cfg, [], 0.1)
     return out
 
 
-# One small run of each of the nine tasks: about a minute of compilation in all.
+# One small run of each of the ten tasks: about a minute of compilation in all.
 @pytest.mark.slow
 @pytest.mark.parametrize("task", list(S.TASKS))
 def test_every_key_of_a_small_run_is_described(results, task):
