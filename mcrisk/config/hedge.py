@@ -77,16 +77,60 @@ def hedge_options(cfg: dict, market, seed: int) -> HedgeOptions:
     if oos == seed:
         raise ConfigError(f"{FIELD}.oos_seed", oos, f"a seed other than sim.seed = {seed} "
                           "(out-of-sample scenarios must be fresh)")
-    items = E.sequence(f"{FIELD}.instruments", o["instruments"], min_length=1,
+    items = E.sequence(f"{FIELD}.instruments", o["instruments"], min_length=0,
                        what="a list of candidate hedge instruments (position mappings)")
-    out = tuple(_instrument(f"{FIELD}.instruments[{i}]", x, market, i, cost, fee)
-                for i, x in enumerate(items))
+    out = [_instrument(f"{FIELD}.instruments[{i}]", x, market, i, cost, fee)
+           for i, x in enumerate(items)]
+    for j, chain in enumerate(E.sequence(f"{FIELD}.listed", o["listed"], min_length=0,
+                                         what="a list of option chains")):
+        for raw, path in _listed(f"{FIELD}.listed[{j}]", chain):
+            out.append(_instrument(path, raw, market, len(out), cost, fee))
+    if E.boolean(f"{FIELD}.from_book", o["from_book"]):
+        for raw, path in _book_contracts(cfg):
+            out.append(_instrument(path, raw, market, len(out), cost, fee))
+    if not out:
+        raise ConfigError(f"{FIELD}.instruments", list(items),
+                          "at least one candidate: instruments, listed or from_book: true")
+    out = tuple(out)
     names = [x.name for x in out]
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise ConfigError(f"{FIELD}.instruments[{i}].name", n[len(PREFIX):],
                               "a name not used by another instrument")
     return HedgeOptions(out, objective, level, budget, oos)
+
+
+def _listed(path: str, raw: Any) -> list[tuple[dict, str]]:
+    """The european candidates of one ``listed`` chain, each with the path it came from."""
+    raw = dict(E.mapping(path, raw))
+    E.only_keys(path, raw, ("asset", "strikes", "expiries", "options") + HEDGE_KEYS)
+    asset = E.string(f"{path}.asset", raw.get("asset"))
+    strikes = [E.number(f"{path}.strikes[{i}]", k, lo=0.0, lo_open=True) for i, k in
+               enumerate(E.sequence(f"{path}.strikes", raw.get("strikes"), min_length=1,
+                                    what="a list of strikes"))]
+    expiries = [E.number(f"{path}.expiries[{i}]", t, lo=0.0, lo_open=True) for i, t in
+                enumerate(E.sequence(f"{path}.expiries", raw.get("expiries"), min_length=1,
+                                     what="a list of expiries (years)"))]
+    options = [E.choice(f"{path}.options[{i}]", x, ("call", "put")) for i, x in
+               enumerate(E.sequence(f"{path}.options", raw.get("options", ["call", "put"]),
+                                    min_length=1, what="a list of call/put"))]
+    extra = {k: raw[k] for k in HEDGE_KEYS if raw.get(k) is not None}
+    return [(dict(extra, name=f"{asset}_{t:g}y_{k:g}_{o}", type="european", asset=asset,
+                  option=o, strike=k, expiry=t), f"{path}.strikes[{a}]")
+            for t in expiries for a, k in enumerate(strikes) for o in options]
+
+
+def _book_contracts(cfg: dict) -> list[tuple[dict, str]]:
+    """The book's single-asset europeans as candidates (their contract terms only)."""
+    positions = ((cfg.get("portfolio") or {}).get("positions")) or []
+    out = []
+    for i, p in enumerate(positions):
+        if isinstance(p, dict) and p.get("type") == "european" and "asset" in p:
+            terms = {k: p[k] for k in ("type", "asset", "option", "strike", "expiry")
+                     if k in p}
+            out.append((dict(terms, name="book_" + str(p.get("name") or i)),
+                        f"portfolio.positions[{i}]"))
+    return out
 
 
 def _instrument(path: str, raw: Any, market, index: int, cost: float, fee: float) -> Instrument:

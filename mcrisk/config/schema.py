@@ -301,9 +301,16 @@ class HedgeConf:
     ``es`` (ES at `level`), ``variance`` or ``margin`` (the `risk.margin` grid's
     requirement). `budget`: a cap on the net cash paid for the hedge, premiums plus costs
     (None: no cap). `oos_seed`: seed of the out-of-sample scenarios (None: ``sim.seed + 1``).
+    `listed`: option chains to add as candidates, each ``{asset, strikes, expiries,
+    options}`` (europeans at every strike x expiry x option type; `options` default
+    ``[call, put]``) with optional ``min``/``max``/``cost``/``fee`` for all of them.
+    `from_book`: also every single-asset european of the book itself (its strike, expiry and
+    type), so the book's own contracts can be bought back or sold.
     """
 
     instruments: List[Any] = field(default_factory=list)
+    listed: List[Any] = field(default_factory=list)
+    from_book: bool = False
     objective: str = "es"
     level: float = 0.99
     cost: float = 0.0

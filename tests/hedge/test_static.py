@@ -171,3 +171,33 @@ def test_second_run_with_a_new_spot_compiles_no_optimiser_kernel():
     with compiled() as names:
         optimise(_cfg(N, hedge, margin=margin, market=moved))
     assert not {"_kernel", "_smooth_max_kernel"} & set(names), names
+
+
+def test_listed_chains_and_the_books_own_contracts_become_candidates():
+    from mcrisk.config.build import build
+    from mcrisk.config.hedge import hedge_options
+
+    cfg = _cfg(N, dict(instruments=[], from_book=True, listed=[dict(
+        asset="BTC", strikes=[50000, 70000], expiries=[0.25], options=["put"], max=5)]))
+    opts = hedge_options(cfg, build(cfg).market, 1)
+    names = [x.name[len("hedge:"):] for x in opts.instruments]
+    assert names == ["BTC_0.25y_50000_put", "BTC_0.25y_70000_put", "book_btc_put",
+                     "book_btc_call", "book_eth_put"]
+    assert [x.upper for x in opts.instruments[:2]] == [5.0, 5.0]
+    assert opts.instruments[3].position["strike"] == 65000
+    bad = dict(cfg["hedge"], listed=[dict(asset="BTC", strikes=[50000, -1], expiries=[0.25])])
+    with pytest.raises(ConfigError) as e:
+        hedge_options(dict(cfg, hedge=bad), build(cfg).market, 1)
+    assert e.value.path == "hedge.listed[0].strikes[1]"
+    with pytest.raises(ConfigError) as e:
+        hedge_options(dict(cfg, hedge=dict(instruments=[])), build(cfg).market, 1)
+    assert e.value.path == "hedge.instruments"
+
+
+def test_a_book_hedged_with_its_own_contracts_buys_them_back():
+    """A short call hedged with the book's own contract: buying it back removes every loss,
+    so the ES minimum is exactly q = 20 with ES 0 (no costs)."""
+    book = [OPTION_BOOK[1]]
+    run = optimise(_cfg(2000, dict(instruments=[], from_book=True, level=0.95),
+                        positions=book))
+    assert run.solution.q[0] == pytest.approx(20.0, rel=1e-3)
