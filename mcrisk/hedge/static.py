@@ -28,15 +28,17 @@ ES(L) + k . q``), the multiplier lam is found by bisection and, where the cash j
 the budget between the bracket's two solutions, the hedge is their mixture with cash equal
 to the budget: both minimise the Lagrangian at the multiplier (the problem is convex), so
 the mixture does too, and it is optimal. Fixed fees (paid once per instrument traded) make
-the problem combinatorial: the continuous problem is solved first, then instruments are
-dropped one at a time, greedily, while the objective plus fees falls (a heuristic: it can
-miss a better subset). Every number reported is recomputed exactly from the scenarios at
+the problem combinatorial: with at most `EXACT_FEES` instruments that may be left out, every
+subset of them is solved (exact, up to each convex solve); with more, the continuous problem
+is solved first, then instruments are dropped one at a time, greedily, while the objective
+plus fees falls (a heuristic: it can miss a better subset). Every number reported is recomputed exactly from the scenarios at
 the returned q; no smoothed objective is ever reported.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from itertools import combinations
 from typing import NamedTuple
 
 import jax
@@ -51,6 +53,7 @@ from mcrisk.optimize.cvar import make_problem, minimise_cvar
 from mcrisk.riskengine.metrics import es, var
 from mcrisk.riskengine.stress import margin_requirement
 
+EXACT_FEES = 4  # up to 2^4 subsets of fee-paying instruments are solved one by one
 _WIDE = 100.0  # an unlimited quantity is boxed at 100 book spreads' worth of the instrument
 _BISECT = 40  # multiplier bisection steps (stopped earlier at a relative width of 1e-3)
 _MOMENTUM = 0.9
@@ -140,7 +143,18 @@ def solve(p: HedgeProblem) -> HedgeSolution:
     q, lam = _budgeted(p, lo, hi)
     best = _total(p, q)
     dropped: list[str] = []
-    while p.fees.any():
+    optional = [j for j in range(lo.size) if p.fees[j] > 0 and lo[j] <= 0.0 <= hi[j]]
+    if optional and len(optional) <= EXACT_FEES:
+        for r in range(1, len(optional) + 1):
+            for out in combinations(optional, r):
+                keep = np.ones(lo.size, bool)
+                keep[list(out)] = False
+                qs, ls = _budgeted(p, np.where(keep, lo, 0.0), np.where(keep, hi, 0.0))
+                total = _total(p, qs)
+                if total < best:
+                    best, q, lam, traded = total, qs, ls, keep
+        dropped = [p.names[j] for j in np.flatnonzero(~traded)]
+    while p.fees.any() and len(optional) > EXACT_FEES:
         trials = [j for j in np.flatnonzero(traded) if lo[j] <= 0.0 <= hi[j]]
         if not trials:
             break

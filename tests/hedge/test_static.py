@@ -201,3 +201,32 @@ def test_a_book_hedged_with_its_own_contracts_buys_them_back():
     run = optimise(_cfg(2000, dict(instruments=[], from_book=True, level=0.95),
                         positions=book))
     assert run.solution.q[0] == pytest.approx(20.0, rel=1e-3)
+
+
+def test_fixed_fees_pick_the_best_subset_of_instruments():
+    """Variance hedge of spots A and 2 B with perpetuals on both, fees 10 and 4: each subset's
+    minimum variance by NumPy least squares on the same scenarios, plus its fees; hedging with
+    B's perpetual alone is the best (both: 14, A alone: ~23, B alone: ~11.4, none: ~40)."""
+    market = dict(assets=["A", "B"], spot=[100.0, 50.0], vol=[0.6, 0.8], rate=0.0,
+                  corr=[[1.0, 0.5], [0.5, 1.0]])
+    book = [dict(name="a", type="spot", asset="A", quantity=1.0),
+            dict(name="b", type="spot", asset="B", quantity=2.0)]
+    fees = [10.0, 4.0]
+    hedge = dict(objective="variance", instruments=[
+        dict(name="pa", type="perpetual", asset="A", fee=fees[0]),
+        dict(name="pb", type="perpetual", asset="B", fee=fees[1])])
+    run = optimise(_cfg(4000, hedge, market=market, positions=book))
+    s = run.problem.scenarios
+    y, x = s.book - s.book.mean(), s.units - s.units.mean(axis=0)
+    totals = {}
+    for subset in [(), (0,), (1,), (0, 1)]:
+        resid = y
+        if subset:
+            cols = list(subset)
+            resid = y - x[:, cols] @ np.linalg.lstsq(x[:, cols], y, rcond=None)[0]
+        totals[subset] = float(np.var(resid)) + sum(fees[j] for j in subset)
+    best = min(totals, key=totals.get)
+    assert best == (1,)
+    sol = run.solution
+    assert sol.q[0] == 0.0 and sol.q[1] != 0.0
+    assert sol.objective + sol.fees == pytest.approx(totals[best], rel=1e-6)
