@@ -37,8 +37,8 @@ def test_help_describes_mcrisk_without_importing_jax(tmp_path):
     for task in ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
                  "calibrate"):
         assert f"\n{task} " in text, task
-    assert ("experiment: calibrate_btc, convergence, crypto_book_surface, crypto_book_var"
-            in text and "Examples:" in text)
+    presets = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+    assert "experiment: " + ", ".join(presets) in text and "Examples:" in text
 
 
 @pytest.mark.parametrize("task", ["price", "risk"])
