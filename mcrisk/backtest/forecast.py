@@ -10,6 +10,10 @@ A model sees only the window of prices ending at day t (`window_prices`) and ret
   of one-day log returns, ``R = -diag(C h) / 2 + sqrt(h) C^(1/2) Z`` (a martingale spot: a
   drift estimated from one year of returns is mostly noise, so none is used).
 * ``delta_normal``: the same covariance, times h, for ``loss ~ N(0, D' C h D)``.
+* ``merton``: Monte Carlo of Merton jump-diffusions fitted per asset by maximum likelihood
+  to the window's one-day log returns (`mcrisk.backtest.jumps`), diffusions correlated as
+  the window's returns, jumps independent across assets, martingale spot; an asset whose
+  fit fails or ends on a bound has no jumps that day (gbm's vol), reported in `fallbacks`.
 
 `vol_scale` multiplies every forecast return (the covariance by its square): 0.5 is a model
 with half the vol it estimated. Draws come from PCG64 seeded by (seed, stream, day), so a
@@ -20,10 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcrisk.backtest import jumps
 from mcrisk.history import filtered_scenarios, historical_scenarios
 
 STREAM_GBM = 0x42544D43  # "BTMC": backtest Monte Carlo draws
 STREAM_DAY = 0x42544658  # "BTFX": the per-day seed of filtered HS's bootstrap
+STREAM_MERTON = 0x42544A44  # "BTJD": jump-diffusion draws
 
 
 def window_prices(prices: np.ndarray, t: int, window: int, window_type: str) -> np.ndarray:
@@ -48,7 +54,8 @@ def _sqrt_psd(c: np.ndarray) -> np.ndarray:
     return v * np.sqrt(np.maximum(w, 0.0))
 
 
-def forecast(model: str, p: np.ndarray, day: int, opts, names: list[str]) -> np.ndarray:
+def forecast(model: str, p: np.ndarray, day: int, opts, names: list[str],
+             fallbacks: list | None = None) -> np.ndarray:
     """One day's forecast of one model.
 
     Args:
@@ -57,6 +64,8 @@ def forecast(model: str, p: np.ndarray, day: int, opts, names: list[str]) -> np.
         day: row index of the day in the whole history (keys the draws).
         opts: `BacktestOptions`.
         names: asset names.
+        fallbacks: merton appends ``(day, asset name, reason)`` for each asset whose fit
+            was not used.
 
     Returns:
         ``(scenarios, assets)`` h-day log returns, or for delta_normal the ``(assets,
@@ -72,6 +81,12 @@ def forecast(model: str, p: np.ndarray, day: int, opts, names: list[str]) -> np.
             p, n_scenarios=opts.n_scenarios, seed=seed, horizon_days=h,
             filter=model.rsplit("_", 1)[1], ewma_lambda=opts.ewma_lambda,
             garch_mean=opts.garch_mean, names=names, field=field).returns
+    if model == "merton":
+        rng = np.random.Generator(np.random.PCG64([opts.seed, STREAM_MERTON, day]))
+        r, fits = jumps.scenarios(np.diff(np.log(p), axis=0), opts.n_scenarios, h, rng, k)
+        if fallbacks is not None:
+            fallbacks += [(day, n, f.fallback) for n, f in zip(names, fits) if f.fallback]
+        return r
     c = covariance(p) * h * k * k
     if model == "delta_normal":
         return c

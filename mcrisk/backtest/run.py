@@ -44,12 +44,14 @@ class Forecasts(NamedTuple):
         var, es: ``{model: {level_key: (days,)}}``.
         scenarios: ``{model: [(n_d,) book losses per day]}`` for the ES test's p-value.
         seconds: ``{model: seconds}``: forecasting plus its share of revaluation.
+        fallbacks: ``(day row, asset, reason)`` of every merton fit not used (no jumps).
     """
 
     var: dict
     es: dict
     scenarios: dict
     seconds: dict
+    fallbacks: list
 
 
 def check_book(problem: Problem) -> None:
@@ -158,6 +160,7 @@ def forecasts(problem: Problem, prep, opts, days: np.ndarray, marks: np.ndarray,
     es = {md: {k: np.empty(len(days)) for k in keys} for md in opts.models}
     scen: dict[str, list] = {md: [] for md in opts.models}
     seconds = dict.fromkeys(opts.models, 0.0)
+    fallbacks: list = []
     nd = NormalDist()
     sampled = [md for md in opts.models if md != "delta_normal"]
     progress.start("backtest forecasts", len(days), "days")
@@ -165,7 +168,7 @@ def forecasts(problem: Problem, prep, opts, days: np.ndarray, marks: np.ndarray,
         win = window_prices(opts.prices, t, opts.window, opts.window_type)
         for md in opts.models:
             t0 = time.perf_counter()
-            f = forecast(md, win, int(t), opts, names)
+            f = forecast(md, win, int(t), opts, names, fallbacks)
             if md == "delta_normal":
                 sd = float(np.sqrt(max(deltas[d] @ f @ deltas[d], 0.0)))
                 for a, k in zip(opts.levels, keys):
@@ -205,7 +208,7 @@ def forecasts(problem: Problem, prep, opts, days: np.ndarray, marks: np.ndarray,
                     i = int(np.argmax(~np.isfinite(series)))
                     raise E.NonFiniteError(f"models.{md}.{name}.{k}[{i}]", float(series[i]),
                                            f"the {md} forecast of {opts.dates[days[i]]}")
-    return Forecasts(var=var, es=es, scenarios=scen, seconds=seconds)
+    return Forecasts(var=var, es=es, scenarios=scen, seconds=seconds, fallbacks=fallbacks)
 
 
 def marking_vols(problem: Problem, opts, days: np.ndarray) -> tuple[np.ndarray, list[str]]:

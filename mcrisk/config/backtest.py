@@ -20,7 +20,10 @@ from mcrisk.errors import ConfigError
 
 FIELD = "backtest"
 MODELS = ("historical", "filtered_historical_ewma", "filtered_historical_garch",
-          "delta_normal", "gbm")
+          "delta_normal", "gbm", "merton")
+# Merton's five parameters per asset: with fewer returns the window holds a handful of
+# jumps at most and the fit mostly ends on a bound (and falls back to no jumps).
+MERTON_MIN_RETURNS = 100
 WINDOW_TYPES = ("rolling", "expanding")
 MARKINGS = ("model", "implied")
 
@@ -53,7 +56,7 @@ class BacktestOptions(NamedTuple):
 
 def needed_returns(models, levels, horizon_days: int) -> dict[str, int]:
     """Fewest one-day returns in a window for each model: a filter's fit (`MIN_RETURNS`),
-    and for historical simulation enough h-day scenarios that the tail beyond the highest
+    Merton's maximum likelihood (`MERTON_MIN_RETURNS`), and for historical simulation enough h-day scenarios that the tail beyond the highest
     level holds one (1 / (1 - level))."""
     from mcrisk.history.filters import MIN_RETURNS
 
@@ -61,7 +64,7 @@ def needed_returns(models, levels, horizon_days: int) -> dict[str, int]:
     need = {"historical": tail + horizon_days - 1,
             "filtered_historical_ewma": MIN_RETURNS["ewma"],
             "filtered_historical_garch": MIN_RETURNS["garch"],
-            "delta_normal": 2, "gbm": 2}
+            "delta_normal": 2, "gbm": 2, "merton": MERTON_MIN_RETURNS}
     return {m: need[m] for m in models}
 
 
@@ -115,7 +118,7 @@ def backtest_options(cfg: dict, assets: tuple[str, ...], seed: int) -> BacktestO
                           f"the first window of {window} returns in {source}")
     n_sc = E.integer(f"{FIELD}.n_scenarios", o["n_scenarios"], lo=1)
     sampled = [m for m in models if m in ("filtered_historical_ewma",
-                                          "filtered_historical_garch", "gbm")]
+                                          "filtered_historical_garch", "gbm", "merton")]
     if sampled and n_sc * (1.0 - max(levels)) < 1.0 - 1e-9:
         raise ConfigError(f"{FIELD}.n_scenarios", n_sc, f"at least "
                           f"{math.ceil(1.0 / (1.0 - max(levels)) - 1e-9)} scenarios, so "

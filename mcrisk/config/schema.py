@@ -262,8 +262,10 @@ class BacktestConf:
     on the `window` one-day returns ending at t (`window_type` rolling) or on all of them
     (expanding), and forecasts VaR/ES of the book's `horizon_days`-day loss at `levels`;
     the realised loss revalues the book at t + h. `test_days`: the last that many days
-    (None: every day after the first window). `n_scenarios`: bootstrap draws of filtered HS
-    and Monte Carlo draws of gbm per day. `marking`: options marked by Black-Scholes at the
+    (None: every day after the first window). `models` may add ``merton`` (Monte Carlo of
+    Merton jump-diffusions fitted by maximum likelihood each day; at least 100 returns).
+    `n_scenarios`: bootstrap draws of filtered HS and Monte Carlo draws of gbm and merton
+    per day. `marking`: options marked by Black-Scholes at the
     window's sample vol ("model") or at ``market.vol`` ("implied"). `vol_scale`: multiplies
     every model's forecast returns (1: the models as estimated; 0.5 a model with half the
     vol, to see the backtest reject it). `annualisation`: price rows per year (252 for

@@ -27,7 +27,7 @@ FIELDS = [
     ("setup.horizon_days", "h: price rows between a forecast and its realised loss"),
     ("setup.levels", "VaR/ES levels"),
     ("setup.test_days", "days backtested"),
-    ("setup.n_scenarios", "scenarios per day of filtered HS and gbm"),
+    ("setup.n_scenarios", "scenarios per day of filtered HS, gbm and merton"),
     ("setup.marking", "`model` (Black-Scholes at the window's sample vol) or `implied` "
                       "(at `market.vol`)"),
     ("setup.vol_scale", "factor on every model's forecast returns (1: as estimated)"),
@@ -135,6 +135,9 @@ def backtest(cfg: Any, progress: Any = None) -> dict:
         "delta_normal: deltas by central differences in the day's market; ES test draws "
         "from the normal's quantiles",
         "gbm: Monte Carlo with the window's zero-mean covariance and a martingale spot"]
+    if "merton" in opts.models:
+        notes += merton_notes(fc.fallbacks, len(days) * len(problem.market.assets),
+                              opts.dates)
     if opts.vol_scale != 1.0:
         notes.append(f"every model's forecast returns scaled by vol_scale = "
                      f"{opts.vol_scale:g}")
@@ -149,6 +152,28 @@ def backtest(cfg: Any, progress: Any = None) -> dict:
         {"task": "backtest", "setup": setup, "dates": dates, "loss": loss.tolist(),
          "value": value.tolist(), "models": models, "seconds_per_day": seconds / len(days),
          "seconds_kernel": seconds, "notes": notes}, "backtest")
+
+
+def merton_notes(fallbacks: list, fits: int, dates) -> list[str]:
+    """What merton assumed, and every asset-day whose fit was not used (never silent)."""
+    from collections import Counter
+
+    from mcrisk.backtest.jumps import INTENSITY_MAX, N_TERMS
+
+    notes = [f"merton: Monte Carlo of Merton jump-diffusions fitted each day per asset by "
+             f"maximum likelihood on the window (Poisson mixture cut at {N_TERMS} jumps: "
+             f"omitted mass < 1e-12 at the intensity bound of {INTENSITY_MAX:g} a day), "
+             "diffusions correlated as the window's returns, jumps independent across "
+             "assets, martingale spot"]
+    if not fallbacks:
+        return notes + [f"merton: all {fits} asset-day fits used"]
+    why = Counter(r for _, _, r in fallbacks)
+    day, asset, reason = fallbacks[0]
+    return notes + [
+        f"merton: {len(fallbacks)} of {fits} asset-day fits not used, those assets had no "
+        "jumps that day (the window's zero-mean vol, as gbm): "
+        + "; ".join(f"{n} {r}" for r, n in why.most_common())
+        + f" (first: {asset} on {dates[day]}, {reason})"]
 
 
 def table(result: dict) -> str:

@@ -11,6 +11,7 @@ from scipy.stats import norm
 
 import mcrisk
 
+from mcrisk.config.backtest import MODELS
 from mcrisk.errors import ConfigError
 from mcrisk.tasks.backtest import backtest
 from tests.compiles import compiled
@@ -97,11 +98,12 @@ def test_sp500_every_model_end_to_end():
     cfg = {"market": {"assets": ["SPX"], "spot": [2500.0], "vol": [0.15], "rate": 0.02},
            "sim": {"dtype": "float64"}, "portfolio": {"positions": book},
            "backtest": {"prices": SP500, "window": 100, "test_days": 20, "levels": [0.99],
-                        "n_scenarios": 200, "es_sims": 200}}
+                        "n_scenarios": 200, "es_sims": 200, "models": list(MODELS)}}
     res = backtest(cfg)
     assert res["dates"][-1] == "2018-12-28" and len(res["loss"]) == 20
     assert set(res["models"]) == {"historical", "filtered_historical_ewma",
-                                  "filtered_historical_garch", "delta_normal", "gbm"}
+                                  "filtered_historical_garch", "delta_normal", "gbm",
+                                  "merton"}
     for model, r in res["models"].items():
         x = r["levels"]["0.99"]
         assert x["exceptions"] == len(x["exception_dates"])
