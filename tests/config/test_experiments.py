@@ -157,6 +157,7 @@ def test_save_losses_and_paths_to_parquet(tmp_path):
 
 def test_notebook_executes(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MCRISK_NOTEBOOK_PATHS="2000",
+               MCRISK_NOTEBOOK_INNER_PATHS="8",
                MCRISK_NOTEBOOK_OUT=str(tmp_path / "nb"), MPLBACKEND="Agg")
     out = subprocess.run([sys.executable, str(ROOT / "experiments" / "crypto_book.py")],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -183,7 +184,8 @@ def test_gpu_without_gpu_is_a_clear_error_or_a_visible_fallback(tmp_path):
         pytest.skip("a GPU is present")
     assert out.returncode == 2 and "hardware.platform" in out.stderr and "fallback" in out.stderr
     out = _mcrisk("hardware=gpu", "hardware.fallback=cpu", "sim.n_paths=1000",
-                  "report.enabled=false", f"hydra.run.dir={tmp_path}/f", cwd=tmp_path)
+                  "greeks.enabled=false", "report.enabled=false",
+                  f"hydra.run.dir={tmp_path}/f", cwd=tmp_path)
     assert out.returncode == 0
     res = json.loads((tmp_path / "f" / "results.json").read_text())
     assert any("falling back" in n for n in res["notes"])
