@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
-TASKS = ("price", "risk", "stress", "convergence", "model_risk", "verify", "collect",
-         "calibrate", "allocate", "hedge",
-         "dynamic_hedge", "backtest")
+# task -> (module, function) taking ``(plain_cfg, progress=...)``; imported on demand so that
+# `import mcrisk` (and --help) never imports JAX. collect is called with its run folder.
+ENTRY = {
+    "price": ("mcrisk.pricing", "price"),
+    "risk": ("mcrisk.riskengine.run", "risk"),
+    "stress": ("mcrisk.riskengine.run", "stress_test"),
+    "convergence": ("mcrisk.tasks.studies", "convergence"),
+    "model_risk": ("mcrisk.tasks.studies", "model_risk"),
+    "verify": ("mcrisk.tasks.verify", "verify"),
+    "collect": ("mcrisk.tasks.collect", "collect"),
+    "calibrate": ("mcrisk.tasks.calibrate", "calibrate"),
+    "allocate": ("mcrisk.tasks.allocate", "allocate"),
+    "hedge": ("mcrisk.tasks.hedge", "hedge"),
+    "dynamic_hedge": ("mcrisk.tasks.dynamic_hedge", "dynamic_hedge"),
+    "backtest": ("mcrisk.tasks.backtest", "backtest"),
+}
+TASKS = tuple(ENTRY)
 
 
 def run(cfg: Any, progress=None, sink=None) -> dict:
@@ -20,50 +35,10 @@ def run(cfg: Any, progress=None, sink=None) -> dict:
 
     plain = E.mapping("config", to_plain(cfg))
     task = E.choice("task", plain.get("task", "price"), TASKS)
-    if task == "price":
-        from mcrisk.pricing import price
-
-        return price(plain, progress=progress)
+    module, name = ENTRY[task]
+    fn = getattr(import_module(module), name)
+    if task == "collect":
+        return fn(E.string("run_dir", plain.get("run_dir")))
     if task == "risk":
-        from mcrisk.riskengine.run import risk
-
-        return risk(plain, progress=progress, sink=sink)
-    if task == "stress":
-        from mcrisk.riskengine.run import stress_test
-
-        return stress_test(plain, progress=progress)
-    if task == "convergence":
-        from mcrisk.tasks.studies import convergence
-
-        return convergence(plain, progress=progress)
-    if task == "model_risk":
-        from mcrisk.tasks.studies import model_risk
-
-        return model_risk(plain, progress=progress)
-    if task == "verify":
-        from mcrisk.tasks.verify import verify
-
-        return verify(plain, progress=progress)
-    if task == "calibrate":
-        from mcrisk.tasks.calibrate import calibrate
-
-        return calibrate(plain, progress=progress)
-    if task == "allocate":
-        from mcrisk.tasks.allocate import allocate
-
-        return allocate(plain, progress=progress)
-    if task == "dynamic_hedge":
-        from mcrisk.tasks.dynamic_hedge import dynamic_hedge
-
-        return dynamic_hedge(plain, progress=progress)
-    if task == "backtest":
-        from mcrisk.tasks.backtest import backtest
-
-        return backtest(plain, progress=progress)
-    if task == "hedge":
-        from mcrisk.tasks.hedge import hedge
-
-        return hedge(plain, progress=progress)
-    from mcrisk.tasks.collect import collect
-
-    return collect(E.string("run_dir", plain.get("run_dir")))
+        return fn(plain, progress=progress, sink=sink)
+    return fn(plain, progress=progress)
