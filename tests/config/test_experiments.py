@@ -155,6 +155,7 @@ def test_save_losses_and_paths_to_parquet(tmp_path):
     assert res["stats"]["worst_loss"] == pytest.approx(top[0], rel=1e-12)
 
 
+@pytest.mark.slow  # ~35 s: the example notebook end to end in a subprocess
 def test_notebook_executes(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MCRISK_NOTEBOOK_PATHS="2000",
                MCRISK_NOTEBOOK_INNER_PATHS="8",

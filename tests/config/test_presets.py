@@ -104,7 +104,14 @@ def _check_run(args: list[str], argv: list[str], run_dir: Path, stdout: str) -> 
     assert f"results: {run_dir / 'results.json'}" in stdout
 
 
-@pytest.mark.parametrize("block", range(len(BLOCKS)))
+# The sweep and the heston/merton risk examples repeat what test_experiments runs (about a
+# minute of compilation): the long tier (`pytest -m slow`) runs them.
+LONG_BLOCKS = {i for i, b in enumerate(BLOCKS)
+               if any("-m" in c or "market=crypto_majors" in c for c in b)}
+
+
+@pytest.mark.parametrize("block", [pytest.param(i, marks=pytest.mark.slow)
+                                   if i in LONG_BLOCKS else i for i in range(len(BLOCKS))])
 def test_readme_commands_run_and_do_what_they_say(block, in_process, capsys):
     import mcrisk.cli as cli
     import mcrisk.tasks.collect as collect

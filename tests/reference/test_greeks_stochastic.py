@@ -141,7 +141,8 @@ CASES = [("call", "gamma"), ("dig", "delta"), ("dig", "gamma"), ("digp", "delta"
          ("digp", "gamma"), ("bk", "gamma")]
 
 
-@pytest.mark.parametrize("model", ["merton", "heston", "bates"])
+@pytest.mark.parametrize("model", ["merton", pytest.param("heston", marks=pytest.mark.slow),
+                                   "bates"])  # heston: ~50 s of float64 Greeks compilation
 def test_gammas_and_digital_greeks_unbiased_off_gbm(model):
     res = _run(model)
     assert "Gaussian-smoothed" not in res["greeks_method"]
