@@ -66,18 +66,21 @@ FIELDS = [
                                                    "diffusive vol: market.vol of a config)"),
     ("models.<underlying>.<model>.rmse_vol_points", "weighted RMSE of the model's implied "
                                                      "vols against the quotes, vol points"),
-    ("models.<underlying>.<model>.rmse_by_expiry[]", "`years` and `rmse_vol_points` per expiry"),
+    ("models.<underlying>.<model>.rmse_by_expiry[].years", "an expiry of the chain, years"),
+    ("models.<underlying>.<model>.rmse_by_expiry[].rmse_vol_points", "the weighted RMSE of "
+                                                                     "its quotes, vol points"),
     ("models.<underlying>.<model>.loss", "final loss of the best start (vol points squared)"),
     ("models.<underlying>.<model>.loss_history", "the best start's loss per optimizer step"),
-    ("models.<underlying>.<model>.starts[]", "each start's `initial` and `final` parameters "
-                                             "and `loss`"),
+    ("models.<underlying>.<model>.starts[].initial.<name>", "a start's initial parameters"),
+    ("models.<underlying>.<model>.starts[].final.<name>", "its fitted parameters"),
+    ("models.<underlying>.<model>.starts[].loss", "its final loss (vol points squared)"),
     ("models.<underlying>.<model>.feller_ratio", "2 kappa theta / xi^2 (heston, bates; below 1 "
                                                   "the variance reaches 0), null for merton"),
     ("models.<underlying>.<model>.feller_holds", "feller_ratio >= 1 (null for merton)"),
     ("models.<underlying>.<model>.iterations", "optimizer steps the best start took"),
     ("models.<underlying>.<model>.seconds", "wall time of the fit, compilation included"),
     ("models.<underlying>.<model>.n_quotes", "out-of-the-money quotes fitted"),
-    ("model_blocks.<model>", "the `model:` block for a config whose market.assets are the "
+    ("model_blocks.<model>.<name>", "the `model:` block for a config whose market.assets are the "
                              "fitted underlyings in this order; also model_<model>.yaml"),
 ]
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mcrisk import results_schema
 from tests.config.runner import ROOT
 from tests.config.runner import mcrisk as _mcrisk
 
@@ -48,6 +49,7 @@ def test_task_writes_results_and_prints_table(tmp_path, task):
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["task"] == task
+    assert results_schema.undescribed(task, res) == []
     if task == "price":
         assert "BOOK" in out.stdout and len(res["positions"]) == 6
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mcrisk import results_schema
 from mcrisk.config.build import to_plain
 from mcrisk.config.store import compose, conf_dir
 
@@ -41,6 +42,8 @@ def test_experiment_runs_small(name, in_process, capsys):
     assert code == 0, capsys.readouterr().err[-4000:]
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["provenance"]["config_hash"] and res["provenance"]["jax"]
+    # docs/results.md describes every key the preset's task wrote.
+    assert results_schema.undescribed(res["task"], res) == []
     report = (tmp_path / "run" / "report.md").read_text()
     pngs = sorted((tmp_path / "run").glob("*.png"))
     assert pngs, "no plots written"
@@ -129,6 +132,7 @@ def test_verify_reproduces_a_run_exactly(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     res = json.loads((tmp_path / "v" / "results.json").read_text())
     assert res["exact_match"] and res["ok"] and res["same_device_and_dtype"]
+    assert results_schema.undescribed("verify", res) == []
     # Tampering with a saved number is caught.
     saved = tmp_path / "r" / "results.json"
     data = json.loads(saved.read_text())
