@@ -49,14 +49,14 @@ def calibrate_surface(cfg: Any, **kwargs: Any) -> dict:
 
 
 def risk(cfg: Any, **kwargs: Any) -> dict:
-    """Horizon risk of a book (VaR/ES, attribution, stress, margin); see `mcrisk.riskengine.run`."""
-    from mcrisk.riskengine.run import risk as _risk
+    """Horizon risk of a book (VaR/ES, attribution, stress, margin); see `mcrisk.tasks.risk`."""
+    from mcrisk.tasks.risk import risk as _risk
 
     return _risk(cfg, **kwargs)
 
 
 def stress(cfg: Any, **kwargs: Any) -> dict:
     """Stress scenarios and the portfolio-margin grid of a book, revalued in full."""
-    from mcrisk.riskengine.run import stress_test as _stress
+    from mcrisk.tasks.risk import stress_test as _stress
 
     return _stress(cfg, **kwargs)

@@ -2,7 +2,7 @@
 instrument per unit, today's prices and Greeks, and the margin grid's losses.
 
 The candidates join the book at quantity 1 (named ``hedge:<name>``) and the risk engine
-revalues everything on the same scenarios (`mcrisk.riskengine.run.risk` with a `sink`), so
+revalues everything on the same scenarios (`mcrisk.riskengine.run.simulate_risk` with a `sink`), so
 the loss of book plus hedge ``q`` in scenario i is exactly ``book[i] + units[i] @ q``: the
 engine's full revaluation, linear in the quantities. The margin grid is revalued the same
 way (`mcrisk.riskengine.stress.margin_grid`), so the requirement of any hedge is the grid
@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mcrisk.config.hedge import LINEAR, HedgeOptions
+from mcrisk.riskengine.results import RiskResult
 
 # risk-section keys that only shape outputs the hedge does not use (profile, stress)
 _DROPPED = ("dates", "collateral", "maintenance_margin", "stress", "method")
@@ -106,24 +107,29 @@ def combined(cfg: dict, opts: HedgeOptions, *, seed: int | None = None,
 
 
 def scenario_losses(cfg: dict, opts: HedgeOptions, seed: int | None = None
-                    ) -> tuple[Scenarios, dict]:
+                    ) -> tuple[Scenarios, RiskResult]:
     """Losses of the book and of each instrument per unit on the risk engine's scenarios.
 
     Returns:
-      The scenarios and the engine's result (its ``today`` holds each instrument's price).
+      The scenarios and the engine's `RiskResult` (its ``today`` holds each instrument's
+      price).
     """
-    from mcrisk.riskengine.run import risk
+    from mcrisk.config import build
+    from mcrisk.progress import resolve
+    from mcrisk.riskengine.run import simulate_risk
 
     m = len(opts.instruments)
     chunks: list[tuple[np.ndarray, np.ndarray]] = []
-    res = risk(combined(cfg, opts, seed=seed),
-               sink=lambda idx, loss, spots: chunks.append((np.array(idx), np.array(loss))))
+    book = combined(cfg, opts, seed=seed)
+    res = simulate_risk(build(book), progress=resolve(None, book),
+                        sink=lambda idx, loss, spots: chunks.append((np.array(idx),
+                                                                     np.array(loss))))
     idx = np.concatenate([c[0] for c in chunks])
     loss = np.concatenate([c[1] for c in chunks])[np.argsort(idx, kind="stable")]
-    return Scenarios(loss[:, :-m].sum(axis=1), loss[:, -m:], int(res["seed"])), res
+    return Scenarios(loss[:, :-m].sum(axis=1), loss[:, -m:], int(res.seed)), res
 
 
-def today(cfg: dict, opts: HedgeOptions, engine: dict) -> Today:
+def today(cfg: dict, opts: HedgeOptions, engine: RiskResult) -> Today:
     """Prices (from the risk engine's `today`: closed forms where it has them) and Greeks
     (the pricing engine's, `mcrisk.pricing.simulate_prices`) of book and instruments."""
     from mcrisk.config import build
@@ -139,13 +145,13 @@ def today(cfg: dict, opts: HedgeOptions, engine: dict) -> Today:
     m = len(opts.instruments)
     q_book = np.array([p.quantity for p in problem.positions[:n_pos - m]])
     delta, vega = g[:n_a, :n_pos], g[2 * n_a:3 * n_a, :n_pos]
-    values = engine["today"]["positions"]
+    values = dict(zip(engine.names, engine.today.positions))
     prices = np.array([values[x.name] for x in opts.instruments])
     spots = problem.market.spots
     notional = np.array([spots[x.asset] if x.type in LINEAR else abs(p)
                          for x, p in zip(opts.instruments, prices)])
     return Today(prices, notional, delta[:, -m:], vega[:, -m:], delta[:, :-m] @ q_book,
-                 vega[:, :-m] @ q_book, float(engine["today"]["book"]) - float(prices.sum()))
+                 vega[:, :-m] @ q_book, float(engine.today.book) - float(prices.sum()))
 
 
 def margin_losses(cfg: dict, opts: HedgeOptions) -> Grid | None:

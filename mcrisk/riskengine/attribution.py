@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from mcrisk.riskengine.metrics import Tail, _key, tail_count
+import numpy as np
+
+from mcrisk.riskengine.metrics import Tail, tail_count
+from mcrisk.riskengine.results import Contribution, WorstScenario
 
 
-def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
+def contributions(tail: Tail, groups: list[str]) -> tuple[Contribution, ...]:
     """Per level: component ES (sums exactly to ES), component VaR, incremental ES, by group.
 
     Component VaR_i is E[L_i | L near VaR], averaged over the scenarios ranked within
@@ -13,7 +16,7 @@ def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
     mean loss of that window, which matches VaR up to the window's spread (`var_window_sum`).
     """
     n = tail.n
-    out = {}
+    out = []
     without = tail.loo_means([tail_count(n, a) for a in tail.levels])
     for a in tail.levels:
         m = tail_count(n, a)
@@ -21,17 +24,17 @@ def contributions(tail: Tail, names: list[str], groups: list[str]) -> dict:
         lo, hi = var_window(tail, m)
         comp_var = tail.rank_mean(lo, hi)
         es = float(tail.top_loss[:m].mean())
-        es_without = without[m]
-        by_group: dict[str, float] = {}
-        for g, c in zip(groups, comp_es):
-            by_group[g] = by_group.get(g, 0.0) + float(c)
-        out[_key(a)] = {
-            "component_es": dict(zip(names, map(float, comp_es))),
-            "component_var": dict(zip(names, map(float, comp_var))),
-            "var_window_sum": float(comp_var.sum()),
-            "incremental_es": dict(zip(names, map(float, es - es_without))),
-            "es_by_asset": by_group,
-        }
+        out.append(Contribution(a, np.asarray(comp_es, np.float64),
+                                np.asarray(comp_var, np.float64), float(comp_var.sum()),
+                                es - without[m], by_group(groups, comp_es)))
+    return tuple(out)
+
+
+def by_group(groups: list[str], comp_es) -> dict[str, float]:
+    """Component ES summed by asset group, in the order groups first appear."""
+    out: dict[str, float] = {}
+    for g, c in zip(groups, comp_es):
+        out[g] = out.get(g, 0.0) + float(c)
     return out
 
 
@@ -53,11 +56,10 @@ def ranks_needed(tail: Tail) -> list[int]:
 WORST = 5  # scenarios listed by `worst_scenarios`
 
 
-def worst_scenarios(tail: Tail, names: list[str], count: int = WORST) -> list[dict]:
-    return [{"scenario": int(i), "loss": float(l),
-             "by_position": dict(zip(names, map(float, row)))}
-            for i, l, row in zip(tail.top_idx[:count], tail.top_loss[:count],
-                                 tail.first_rows(count))]
+def worst_scenarios(tail: Tail, count: int = WORST) -> tuple[WorstScenario, ...]:
+    return tuple(WorstScenario(int(i), float(l), np.asarray(row, np.float64))
+                 for i, l, row in zip(tail.top_idx[:count], tail.top_loss[:count],
+                                      tail.first_rows(count)))
 
 
 def group_of(position, assets) -> str:

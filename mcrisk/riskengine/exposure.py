@@ -13,9 +13,12 @@ import math
 import numpy as np
 
 from mcrisk.riskengine.metrics import _top, tail_count
+from mcrisk.riskengine.results import Drawdown, ExposureProfile, Liquidation
 
 
 class Profile:
+    """Streaming accumulator of the exposure profile; `result` gives an `ExposureProfile`."""
+
     def __init__(self, n: int, dates, v0: float, pfe_level: float,
                  collateral: float | None, maintenance: float | None):
         self.n, self.dates, self.v0 = n, np.asarray(dates), v0
@@ -57,32 +60,22 @@ class Profile:
             when = np.argmax(below, axis=1)
             self.liq_first += np.bincount(when[hit], minlength=values.shape[1])
 
-    def result(self) -> dict:
+    def result(self) -> ExposureProfile:
         n = self.n
-        out = {
-            "dates": self.dates.tolist(),
-            "expected_exposure": (self.sum_pos / n).tolist(),
-            "expected_negative_exposure": (self.sum_neg / n).tolist(),
-            "mean_value": (self.sum_v / n).tolist(),
-            "pfe_level": self.pfe_level,
-            "pfe": [float(t[self.k - 1]) for t in self.top_v],
-        }
         mean = self.dd_sum / n
-        out["max_drawdown"] = {
-            "mean": mean,
-            "stdev": math.sqrt(max(self.dd_sq / n - mean ** 2, 0.0) * n / max(n - 1, 1)),
-            "q95": float(self.dd_top[tail_count(n, 0.95) - 1]),
-            "q99": float(self.dd_top[tail_count(n, 0.99) - 1]),
-            "worst": float(self.dd_top[0]),
-        }
+        dd = Drawdown(mean=mean,
+                      stdev=math.sqrt(max(self.dd_sq / n - mean ** 2, 0.0) * n / max(n - 1, 1)),
+                      q95=float(self.dd_top[tail_count(n, 0.95) - 1]),
+                      q99=float(self.dd_top[tail_count(n, 0.99) - 1]),
+                      worst=float(self.dd_top[0]))
+        liq = None
         if self.maintenance is not None:
-            cum = np.cumsum(self.liq_first) / n
-            liq = int(self.liq_first.sum())
-            out["liquidation"] = {
-                "collateral": self.collateral, "maintenance_margin": self.maintenance,
-                "probability": liq / n,
-                "probability_by_date": cum.tolist(),
-                "expected_time_given_liquidation": (
-                    float((self.liq_first * self.dates).sum() / liq) if liq else None),
-            }
-        return out
+            hits = int(self.liq_first.sum())
+            liq = Liquidation(
+                self.collateral, self.maintenance, hits / n, np.cumsum(self.liq_first) / n,
+                float((self.liq_first * self.dates).sum() / hits) if hits else None)
+        return ExposureProfile(
+            dates=self.dates, expected_exposure=self.sum_pos / n,
+            expected_negative_exposure=self.sum_neg / n, mean_value=self.sum_v / n,
+            pfe_level=self.pfe_level, pfe=np.array([float(t[self.k - 1]) for t in self.top_v]),
+            max_drawdown=dd, liquidation=liq)

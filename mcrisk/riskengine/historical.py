@@ -17,6 +17,8 @@ from mcrisk.history.scenarios import Scenarios
 from mcrisk.problem import Problem
 from mcrisk.riskengine import attribution, stress
 from mcrisk.riskengine.metrics import Tail, _key
+from mcrisk.riskengine.results import (Contribution, Histogram, LossStats, TailMetrics,
+                                      TailResult, WorstScenario)
 
 CHUNK = 1024  # scenarios revalued per call
 
@@ -60,18 +62,15 @@ def history_losses(problem: Problem, prep, base: np.ndarray, q: np.ndarray, move
     return out
 
 
-def equal_tail(problem: Problem, pos_loss: np.ndarray, names: list[str],
-               groups: list[str]) -> dict:
-    """Tail metrics and attribution of equally weighted scenarios (as for Monte Carlo)."""
+def equal_tail(problem: Problem, pos_loss: np.ndarray, groups: list[str]) -> tuple:
+    """Tail metrics and attribution of equally weighted scenarios (as for Monte Carlo):
+    ``(TailResult, contributions, worst scenarios)``."""
     rk = problem.risk
     n = len(pos_loss)
-    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
+    tail = Tail(n, pos_loss.shape[1], rk.levels, rk.ci_level, rk.histogram_bins)
     tail.update(pos_loss, np.arange(n, dtype=np.int64))
-    out = tail.result()
-    out["stats"]["mean_stderr"] = out["stats"]["stdev"] / float(np.sqrt(n))
-    out["contributions"] = attribution.contributions(tail, names, groups)
-    out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
-    return out
+    return (tail.result(), attribution.contributions(tail, groups),
+            attribution.worst_scenarios(tail))
 
 
 def weighted_tail(pos_loss: np.ndarray, weights: np.ndarray, levels) -> tuple[dict, dict,
@@ -110,8 +109,8 @@ def weighted_tail(pos_loss: np.ndarray, weights: np.ndarray, levels) -> tuple[di
 
 
 def age_weighted_tail(problem: Problem, pos_loss: np.ndarray, weights: np.ndarray,
-                      names: list[str], groups: list[str]) -> dict:
-    """Results of age-weighted scenarios: the `equal_tail` keys, weighted where they can be."""
+                      groups: list[str]) -> tuple:
+    """Results of age-weighted scenarios, as `equal_tail`, weighted where they can be."""
     rk = problem.risk
     loss = pos_loss.sum(axis=1)
     var, es, comp = weighted_tail(pos_loss, weights, rk.levels)
@@ -122,33 +121,24 @@ def age_weighted_tail(problem: Problem, pos_loss: np.ndarray, weights: np.ndarra
     kurt = float(weights @ d ** 4) / sd ** 4 - 3.0 if sd > 0 else 0.0
     # ES of the book without each position, for incremental ES (few scenarios: direct).
     without = [weighted_tail(np.delete(pos_loss, j, axis=1), weights, rk.levels)[1]
-               for j in range(len(names))]
+               for j in range(pos_loss.shape[1])]
     n_eff = 1.0 / float(weights @ weights)
     counts, edges = np.histogram(loss, rk.histogram_bins)
-    contributions = {}
-    for a in rk.levels:
-        key = _key(a)
-        by_group: dict[str, float] = {}
-        for g, c in zip(groups, comp[key]):
-            by_group[g] = by_group.get(g, 0.0) + float(c)
-        contributions[key] = {"component_es": dict(zip(names, map(float, comp[key]))),
-                              "incremental_es": {nm: es[key] - w[key]
-                                                 for nm, w in zip(names, without)},
-                              "es_by_asset": by_group}
+    contributions = tuple(
+        Contribution(a, np.asarray(comp[_key(a)], np.float64), None, None,
+                     np.array([es[_key(a)] - w[_key(a)] for w in without]),
+                     attribution.by_group(groups, comp[_key(a)]))
+        for a in rk.levels)
     worst = np.argsort(-loss, kind="stable")[:attribution.WORST]
-    return {
-        "var": var, "es": es, "var_ci": {k: None for k in var}, "es_ci": {k: None for k in var},
-        "stats": {"n_scenarios": len(loss), "mean": mean, "stdev": sd, "skew": skew,
-                  "excess_kurtosis": kurt,
-                  "mean_stderr": sd / float(np.sqrt(n_eff)), "worst_loss": float(loss.max()),
-                  "prob_loss": float(weights @ (loss > 0)),
-                  "effective_scenarios": n_eff},
-        "histogram": {"edges": edges.tolist(), "counts": counts.tolist(), "below": 0,
-                      "above": 0},
-        "contributions": contributions,
-        "worst_scenarios": [{"scenario": int(i), "loss": float(loss[i]),
-                             "by_position": dict(zip(names, map(float, pos_loss[i])))}
-                            for i in worst],
-        "notes": ["age-weighted scenarios: VaR/ES are the weighted quantile and tail mean "
-                  "(Acerbi-Tasche); no confidence intervals (var_ci, es_ci null); the "
-                  f"histogram counts scenarios unweighted; effective sample size {n_eff:.1f}"]}
+    tail = TailResult(
+        tuple(TailMetrics(a, var[_key(a)], es[_key(a)], None, None) for a in rk.levels),
+        LossStats(n_scenarios=len(loss), mean=mean, stdev=sd, skew=skew, excess_kurtosis=kurt,
+                  worst_loss=float(loss.max()), prob_loss=float(weights @ (loss > 0)),
+                  mean_stderr=sd / float(np.sqrt(n_eff)), effective_scenarios=n_eff),
+        Histogram(edges, counts, 0, 0),
+        ("age-weighted scenarios: VaR/ES are the weighted quantile and tail mean "
+         "(Acerbi-Tasche); no confidence intervals (var_ci, es_ci null); the "
+         f"histogram counts scenarios unweighted; effective sample size {n_eff:.1f}",))
+    return tail, contributions, tuple(
+        WorstScenario(int(i), float(loss[i]), np.asarray(pos_loss[i], np.float64))
+        for i in worst)

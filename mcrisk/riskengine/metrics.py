@@ -34,6 +34,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from mcrisk.riskengine.results import Histogram, LossStats, TailMetrics, TailResult
+
 
 def tail_count(n: int, level: float) -> int:
     return max(1, math.ceil(n * (1.0 - level) - 1e-9))
@@ -349,39 +351,38 @@ class Tail:
         self.outside[0] += int((loss < self.edges[0]).sum())
         self.outside[1] += int((loss > self.edges[-1]).sum())
 
-    def result(self) -> dict:
+    def result(self) -> TailResult:
+        """Tail metrics per level, moments (with the mean's standard error) and histogram."""
         assert self.count == self.n, (self.count, self.n)
         n = self.n
-        out: dict = {"var": {}, "es": {}, "var_ci": {}, "es_ci": {}, "notes": []}
+        metrics, notes = [], []
         for a in self.levels:
-            key = _key(a)
             m = tail_count(n, a)
-            out["var"][key] = float(self.top_loss[m - 1])
-            out["es"][key] = float(self.top_loss[:m].mean())
-            out["var_ci"][key] = [float(x) for x in var_interval(self.top_loss, n, a, self.ci)]
+            es_ci = None
             if m < MIN_TAIL:
-                out["es_ci"][key] = None
-                out["notes"].append(
-                    f"es_ci[{key}] is null (not estimable): {m} tail scenarios, fewer than "
+                notes.append(
+                    f"es_ci[{_key(a)}] is null (not estimable): {m} tail scenarios, fewer than "
                     f"{MIN_TAIL}; sim.n_paths >= {min_paths(a)} is needed at this level")
             else:
-                out["es_ci"][key] = [float(x) for x in es_interval(self.top_loss, n, a, self.ci)]
+                es_ci = tuple(float(x) for x in es_interval(self.top_loss, n, a, self.ci))
+            metrics.append(TailMetrics(
+                a, float(self.top_loss[m - 1]), float(self.top_loss[:m].mean()),
+                tuple(float(x) for x in var_interval(self.top_loss, n, a, self.ci)), es_ci))
         s1, s2, s3, s4 = (x / n for x in self.sums)
         mean_d = s1
         var = s2 - mean_d ** 2
         m3 = s3 - 3 * mean_d * s2 + 2 * mean_d ** 3
         m4 = s4 - 4 * mean_d * s3 + 6 * mean_d ** 2 * s2 - 3 * mean_d ** 4
         sd = math.sqrt(max(var, 0.0))
-        out["stats"] = {
-            "n_scenarios": n, "mean": self.shift + mean_d * self.scale,
-            "stdev": sd * self.scale * math.sqrt(n / max(n - 1, 1)),
-            "skew": m3 / sd ** 3 if sd > 0 else 0.0,
-            "excess_kurtosis": m4 / sd ** 4 - 3.0 if sd > 0 else 0.0,
-            "worst_loss": self.worst, "prob_loss": self.n_loss / n,
-        }
-        out["histogram"] = {"edges": self.edges.tolist(), "counts": self.hist.tolist(),
-                            "below": self.outside[0], "above": self.outside[1]}
-        return out
+        stdev = sd * self.scale * math.sqrt(n / max(n - 1, 1))
+        stats = LossStats(
+            n_scenarios=n, mean=self.shift + mean_d * self.scale, stdev=stdev,
+            skew=m3 / sd ** 3 if sd > 0 else 0.0,
+            excess_kurtosis=m4 / sd ** 4 - 3.0 if sd > 0 else 0.0,
+            worst_loss=self.worst, prob_loss=self.n_loss / n,
+            mean_stderr=stdev / float(np.sqrt(n)))
+        return TailResult(tuple(metrics), stats,
+                          Histogram(self.edges, self.hist.copy(), *self.outside), tuple(notes))
 
 
 def _top(x: np.ndarray, k: int) -> np.ndarray:

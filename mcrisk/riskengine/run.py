@@ -1,26 +1,26 @@
-"""`risk(cfg)`: horizon loss distribution by full revaluation, tail metrics with intervals,
-attribution, exposure profile, stress scenarios and the portfolio-margin grid."""
+"""The risk and stress cores: `simulate_risk(problem)` (horizon loss distribution by full
+revaluation, tail metrics with intervals, attribution, exposure profile, stress scenarios and
+the portfolio-margin grid) and `simulate_stress(problem)`, returning the typed results of
+`results.py`; `mcrisk.tasks.risk` turns them into the results dict."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import jax
 import numpy as np
 
-from mcrisk import units
-from mcrisk.config import build
 from mcrisk.engine import prepare, use_dtype
-from mcrisk.errors import check_finite
 from mcrisk.problem import MIN_VOL, Problem
-from mcrisk.progress import Tracker, resolve
+from mcrisk.progress import Tracker
 from mcrisk.riskengine import attribution, historical, stress
 from mcrisk.riskengine.deltagamma import delta_gamma_losses
 from mcrisk.riskengine.exposure import Profile
 from mcrisk.riskengine.jackknife import jackknife, nested_correction
 from mcrisk.riskengine.metrics import Tail
+from mcrisk.riskengine.results import (DeltaGamma, RiskResult, ScenarioSource, StressResult,
+                                      Today)
 from mcrisk.riskengine.revalue import closed_kind, shocked_vols
 from mcrisk.riskengine.scenarios import make_kernel, plans_for, prepare_outer, save_mask
 from mcrisk.riskengine.stream import stream_losses
@@ -28,33 +28,29 @@ from mcrisk.riskengine.scans import (margin_notes, require_finite, stress_and_ma
                                      stress_paths)
 from mcrisk.sharding import chunk_samples
 
-def risk(cfg: Any, *, progress: Any = None,
-         sink: Callable[..., None] | None = None) -> dict:
-    """Risk of a book over `risk.horizon`.
+
+def simulate_risk(problem: Problem, *, progress: Tracker | None = None,
+                  sink: Callable[..., None] | None = None) -> RiskResult:
+    """Risk of a built `Problem`'s book over `risk.horizon`; the typed core of
+    `mcrisk.tasks.risk.risk`.
 
     Args:
-        cfg: dict, DictConfig or Problem with a `risk` section.
-        progress: True to show each phase (pricing, Greeks, today's values, scenarios,
-            stress, margin) with its ETA on stderr, a function ``(chunks_done, n_chunks,
-            seconds, items_done)`` or a `mcrisk.progress.Tracker`; default: the config's
-            ``progress`` key, else nothing is shown.
+        problem: the built problem (`mcrisk.config.build`), with its `risk` section.
+        progress: a `mcrisk.progress.Tracker` shown each phase (pricing, Greeks, today's
+            values, scenarios, stress, margin); None shows nothing.
         sink: optional callback ``(scenario_index, position_losses, spots)`` per chunk, with
             arrays of shape (chunk,), (chunk, positions) and (chunk, dates, assets): how
             scenarios reach a file (Parquet) without ever being held in memory together.
 
     Returns:
-        JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
-        "0.99"), ``var_ci``, ``es_ci`` (None at a level whose tail holds fewer than
-        `metrics.MIN_TAIL` scenarios, with a line in ``notes``), ``stats``, ``histogram``,
-        ``contributions``, ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is
-        given), ``today`` (value per position), ``delta_gamma`` (with
-        ``risk.method: delta_gamma``).
+        A `RiskResult`: tail metrics per level (intervals None where not estimable, with a
+        note), moments, histogram, contributions, worst scenarios, today's values, stress,
+        margin, and with their options the exposure profile and the delta-gamma comparison.
     """
     from mcrisk.pricing import simulate_prices
 
-    problem = build(cfg)
     use_dtype(problem.sim.dtype)
-    progress = resolve(progress, cfg) or Tracker()
+    progress = progress or Tracker()
     rk = problem.risk
     names = [p.name for p in problem.positions]
     q = np.array([p.quantity for p in problem.positions])
@@ -168,66 +164,68 @@ def risk(cfg: Any, *, progress: Any = None,
                                                np.asarray(v_h[:n_valid]), rk), idx)
         progress.update(c + 1, start + n_valid)
 
-    out = tail.result()
-    out["stats"]["mean_stderr"] = out["stats"]["stdev"] / float(np.sqrt(n))
-    out["nested_error"] = (nested_correction(out, [t.result() for t in half_tails],
-                                             rk.inner_paths) if nested_h else None)
+    tail_res = tail.result()
+    nested_error = None
+    if nested_h:
+        tail_res, nested_error = nested_correction(
+            tail_res, [t.result() for t in half_tails], rk.inner_paths)
     groups = [attribution.group_of(p, m.assets) for p in problem.positions]
-    out["contributions"] = attribution.contributions(tail, names, groups)
+    contrib = attribution.contributions(tail, groups)
     if half_tails:
         # Contributions are means over tail scenarios, linear like ES: the same jackknife
         # keeps component ES summing to the corrected ES.
-        out["contributions"] = jackknife(
-            out["contributions"], *(attribution.contributions(t, names, groups)
-                                    for t in half_tails))
-    out["worst_scenarios"] = attribution.worst_scenarios(tail, names)
-    out["today"] = _today(problem, names, q, v0, v0_se, closed, own)
-    out["methods_at_horizon"] = _methods(problem, plans[h_idx])
-    out.update(_vega_by_expiry(problem))
+        contrib = jackknife(contrib, *(attribution.contributions(t, groups)
+                                       for t in half_tails))
+    prof = None
     if profile is not None:
-        out["profile"] = profile.result()
+        prof = profile.result()
         if half_profiles:
-            out["profile"] = jackknife(out["profile"], *(pr.result() for pr in half_profiles))
-            liq = out["profile"].get("liquidation")
+            prof = jackknife(prof, *(pr.result() for pr in half_profiles))
+            liq = prof.liquidation
             if liq is not None:  # probabilities stay probabilities
-                liq["probability"] = min(max(liq["probability"], 0.0), 1.0)
-                liq["probability_by_date"] = np.clip(liq["probability_by_date"], 0, 1).tolist()
-            out["profile"]["nested_bias_corrected"] = True
+                prof = prof._replace(liquidation=liq._replace(
+                    probability=min(max(liq.probability, 0.0), 1.0),
+                    probability_by_date=np.clip(liq.probability_by_date, 0, 1)))
+            prof = prof._replace(nested_bias_corrected=True)
+    dg = None
     if dg_tail is not None:
-        dg = dg_tail.result()
-        out["delta_gamma"] = {
-            "var": dg["var"], "es": dg["es"], "stats": dg["stats"],
-            "var_error": {k: dg["var"][k] - out["var"][k] for k in out["var"]},
-            "es_error": {k: dg["es"][k] - out["es"][k] for k in out["es"]},
-            "note": "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
-                    "on the same scenarios as full revaluation"}
-    out.update(stress_and_margin(problem, base_prep, base, q, names, progress))
-    out.update(task="risk", dates=dates, horizon=rk.horizon, levels=list(rk.levels), n_paths=n,
-               model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
-               method=rk.method, inner_paths=rk.inner_paths if nested else None,
-               measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
-               vol_dynamics=rk.vol_dynamics, units=dict(units.RISK),
-               notes=list(problem.notes) + out["notes"]
-               + margin_notes(out) + _floor_notes(n_floored, dates, n))
-    return check_finite(out)
+        d = dg_tail.result()
+        dg = DeltaGamma(
+            d.metrics, d.stats._replace(mean_stderr=None),
+            np.array([x.var - y.var for x, y in zip(d.metrics, tail_res.metrics)]),
+            np.array([x.es - y.es for x, y in zip(d.metrics, tail_res.metrics)]),
+            "delta-gamma-vega from the pricing Greeks (own gammas only, no theta), "
+            "on the same scenarios as full revaluation")
+    st, margin = stress_and_margin(problem, base_prep, base, q, names, progress)
+    return RiskResult(
+        tail=tail_res, nested_error=nested_error, contributions=contrib,
+        worst_scenarios=attribution.worst_scenarios(tail),
+        today=_today(problem, q, v0, v0_se, closed, own),
+        methods_at_horizon=_methods(problem, plans[h_idx]), scenario_source=None,
+        vega_by_expiry=_vega_by_expiry(problem), profile=prof, delta_gamma=dg, stress=st,
+        margin=margin, names=tuple(names), assets=tuple(m.assets), dates=dates, horizon=rk.horizon,
+        levels=tuple(rk.levels), n_paths=n, model=problem.model.name,
+        dtype=problem.sim.dtype, seed=problem.sim.seed, method=rk.method,
+        inner_paths=rk.inner_paths if nested else None,
+        measure="real-world (market.drift)" if m.drift is not None else "risk-neutral",
+        vol_dynamics=rk.vol_dynamics,
+        notes=tuple(list(problem.notes) + list(tail_res.notes) + margin_notes(margin)
+                    + _floor_notes(n_floored, dates, n)))
 
 
-def _today(problem: Problem, names, q, v0, v0_se, closed, own) -> dict:
+def _today(problem: Problem, q, v0, v0_se, closed, own) -> Today:
     # + 0.0: a short position worth 0 reports 0, not -0.
-    return {"book": float(q @ v0) + 0.0,
-            "positions": dict(zip(names, map(float, q * v0 + 0.0))),
-            "stderr": dict(zip(names, map(float, np.abs(q) * v0_se))),  # v0_se per unit
-            "method": {nm: ("closed form" if c else
-                            f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
-                            "losses use each scenario's own nested estimate"
-                            if o else f"monte carlo ({problem.sim.n_paths} paths, "
-                            "pricing engine)")
-                       for nm, c, o in zip(names, closed, own)}}
+    return Today(float(q @ v0) + 0.0, q * v0 + 0.0, np.abs(q) * v0_se,  # v0_se per unit
+                 tuple("closed form" if c else
+                       f"monte carlo ({problem.sim.n_paths} paths, pricing engine; "
+                       "losses use each scenario's own nested estimate"
+                       if o else f"monte carlo ({problem.sim.n_paths} paths, "
+                       "pricing engine)" for c, o in zip(closed, own)))
 
 
 def _from_history(problem: Problem, prep, base, q, names, v0, v0_se, closed,
-                  progress: Tracker) -> dict:
-    """`risk` with risk.scenarios.source historical or filtered_historical."""
+                  progress: Tracker) -> RiskResult:
+    """`simulate_risk` with risk.scenarios.source historical or filtered_historical."""
     rk, m = problem.risk, problem.market
     src = rk.scenarios
     sc = historical.history_scenarios(problem)
@@ -241,35 +239,37 @@ def _from_history(problem: Problem, prep, base, q, names, v0, v0_se, closed,
     pos_loss = historical.history_losses(problem, prep, base, q, sc.moves,
                                          stress_paths(problem), check, progress)
     groups = [attribution.group_of(p, m.assets) for p in problem.positions]
-    out = (historical.equal_tail(problem, pos_loss, names, groups) if src.age_weighting is None
-           else historical.age_weighted_tail(problem, pos_loss, sc.weights, names, groups))
-    out["today"] = _today(problem, names, q, v0, v0_se, closed, np.zeros(len(names), bool))
-    out["scenario_source"] = {
-        "source": src.source, "prices": src.path, "window": src.window,
-        "horizon_days": src.horizon_days, "n_scenarios": len(sc.moves),
-        "overlapping": src.overlapping if src.source == "historical" else None,
-        "age_weighting": src.age_weighting,
-        "filter": src.filter if src.source == "filtered_historical" else None}
-    out.update(_vega_by_expiry(problem))
-    out.update(stress_and_margin(problem, prep, base, q, names, progress))
-    out.update(task="risk", dates=[rk.horizon], horizon=rk.horizon, levels=list(rk.levels),
-               n_paths=len(sc.moves), model=problem.model.name, dtype=problem.sim.dtype,
-               seed=problem.sim.seed, method=rk.method, inner_paths=None,
-               measure=f"history ({src.source})", vol_dynamics=rk.vol_dynamics,
-               units=dict(units.RISK), nested_error=None,
-               notes=list(problem.notes) + out["notes"] + list(sc.notes)
-               + ["scenarios revalued in full at the historical spot moves with implied vols "
-                  f"held at today's, rolled forward risk.horizon = {rk.horizon:g} years"]
-               + margin_notes(out))
-    return check_finite(out)
+    tail, contrib, worst = (
+        historical.equal_tail(problem, pos_loss, groups) if src.age_weighting is None
+        else historical.age_weighted_tail(problem, pos_loss, sc.weights, groups))
+    source = ScenarioSource(
+        source=src.source, prices=src.path, window=src.window,
+        horizon_days=src.horizon_days, n_scenarios=len(sc.moves),
+        overlapping=src.overlapping if src.source == "historical" else None,
+        age_weighting=src.age_weighting,
+        filter=src.filter if src.source == "filtered_historical" else None)
+    st, margin = stress_and_margin(problem, prep, base, q, names, progress)
+    return RiskResult(
+        tail=tail, nested_error=None, contributions=contrib, worst_scenarios=worst,
+        today=_today(problem, q, v0, v0_se, closed, np.zeros(len(names), bool)),
+        methods_at_horizon=None, scenario_source=source,
+        vega_by_expiry=_vega_by_expiry(problem), profile=None, delta_gamma=None, stress=st,
+        margin=margin, names=tuple(names), assets=tuple(m.assets), dates=[rk.horizon], horizon=rk.horizon,
+        levels=tuple(rk.levels), n_paths=len(sc.moves), model=problem.model.name,
+        dtype=problem.sim.dtype, seed=problem.sim.seed, method=rk.method, inner_paths=None,
+        measure=f"history ({src.source})", vol_dynamics=rk.vol_dynamics,
+        notes=tuple(list(problem.notes) + list(tail.notes) + list(sc.notes)
+                    + ["scenarios revalued in full at the historical spot moves with implied "
+                       f"vols held at today's, rolled forward risk.horizon = {rk.horizon:g} "
+                       "years"] + margin_notes(margin)))
 
 
-def stress_test(cfg: Any, *, progress: Any = None) -> dict:
-    """task=stress: today's values, the configured stress scenarios and the margin grid,
-    all revalued in full; no scenario simulation. `progress` as in `risk`."""
-    problem = build(cfg)
+def simulate_stress(problem: Problem, *, progress: Tracker | None = None) -> StressResult:
+    """Today's values, the configured stress scenarios and the margin grid of a built
+    `Problem`, all revalued in full; no scenario simulation. The typed core of
+    `mcrisk.tasks.risk.stress_test`; `progress` as in `simulate_risk`."""
     use_dtype(problem.sim.dtype)
-    progress = resolve(progress, cfg) or Tracker()
+    progress = progress or Tracker()
     prep = prepare(problem)
     zero = np.zeros((1, problem.market.n_assets))
     paths = stress_paths(problem)
@@ -280,28 +280,23 @@ def stress_test(cfg: Any, *, progress: Any = None) -> dict:
     q = np.array([p.quantity for p in problem.positions])
     names = [p.name for p in problem.positions]
     require_finite(base[None], names, lambda i: ("today", "today's revaluation"))
-    se = np.abs(q) * today.stderr[0]
-    out = {"task": "stress", "today": {
-        "book": float(q @ base) + 0.0,
-        "positions": dict(zip(names, map(float, q * base + 0.0))),
-        "stderr": dict(zip(names, map(float, se))),
-        "method": {nm: f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
-                   for nm, n in zip(names, today.nested)}}}
-    out.update(stress_and_margin(problem, prep, base, q, names, progress))
-    out.update(_vega_by_expiry(problem))
-    out.update(model=problem.model.name, dtype=problem.sim.dtype, seed=problem.sim.seed,
-               n_paths=problem.sim.n_paths, units=dict(units.RISK),
-               notes=list(problem.notes) + margin_notes(out))
-    return check_finite(out)
+    now = Today(float(q @ base) + 0.0, q * base + 0.0, np.abs(q) * today.stderr[0],
+                tuple(f"monte carlo ({paths} paths, risk.stress_paths)" if n else "closed form"
+                      for n in today.nested))
+    st, margin = stress_and_margin(problem, prep, base, q, names, progress)
+    return StressResult(now, st, margin, _vega_by_expiry(problem), tuple(names),
+                        tuple(problem.market.assets),
+                        problem.model.name, problem.sim.dtype, problem.sim.seed,
+                        problem.sim.n_paths, tuple(list(problem.notes) + margin_notes(margin)))
 
 
-def _vega_by_expiry(problem: Problem) -> dict:
-    """``{"vega_by_expiry": ...}`` with a surface (`mcrisk.riskengine.vega`), else ``{}``."""
+def _vega_by_expiry(problem: Problem) -> dict | None:
+    """Vega by expiry with a surface (`mcrisk.riskengine.vega`), else None."""
     if problem.surface is None:
-        return {}
+        return None
     from mcrisk.riskengine.vega import surface_vega
 
-    return {"vega_by_expiry": surface_vega(problem)}
+    return surface_vega(problem)
 
 
 def _at_scenario(start: int, j: int, dates, xs, assets):
@@ -312,13 +307,11 @@ def _at_scenario(start: int, j: int, dates, xs, assets):
                           assets, np.exp(np.asarray(xs[i, j], np.float64)))) + ")")
 
 
-def _methods(problem: Problem, dp) -> dict:
-    out = {}
+def _methods(problem: Problem, dp) -> tuple[str, ...]:
     kinds = {int(i): k for k, g in dp.groups.items() for i in g["idx"]}
-    for i, p in enumerate(problem.positions):
-        out[p.name] = ("expired: realised payoff" if dp.expired[i] else
-                       f"closed form ({kinds[i]})" if i in kinds else "nested monte carlo")
-    return out
+    return tuple("expired: realised payoff" if dp.expired[i] else
+                 f"closed form ({kinds[i]})" if i in kinds else "nested monte carlo"
+                 for i in range(len(problem.positions)))
 
 
 def _floor_notes(n_floored: np.ndarray, dates: list[float], n: int) -> list[str]:

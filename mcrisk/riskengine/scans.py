@@ -9,18 +9,21 @@ from mcrisk.errors import NonFiniteError
 from mcrisk.problem import MIN_VOL, Problem
 from mcrisk.progress import Tracker
 from mcrisk.riskengine import stress
+from mcrisk.riskengine.results import Margin, MarginPoint, StressLoss
 
 STRESS_PATHS = 20_000
 
 
-def stress_and_margin(problem: Problem, prep, base, q, names, progress: Tracker) -> dict:
-    return {"stress": _stress(problem, prep, base, q, names, progress),
-            "margin": (_margin(problem, prep, base, q, progress)
-                       if problem.risk.margin is not None else None)}
+def stress_and_margin(problem: Problem, prep, base, q, names, progress: Tracker
+                      ) -> tuple[tuple[StressLoss, ...], Margin | None]:
+    """The configured stress scenarios and (with `risk.margin`) the margin grid."""
+    return (_stress(problem, prep, base, q, names, progress),
+            _margin(problem, prep, base, q, progress) if problem.risk.margin is not None
+            else None)
 
 
-def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[dict]:
-    m = problem.market
+def _stress(problem: Problem, prep, base, q, names, progress: Tracker
+            ) -> tuple[StressLoss, ...]:
     scenarios = problem.risk.stress
     # One revaluation call (one compilation) per distinct horizon, not per scenario.
     got: dict[int, tuple] = {}
@@ -46,12 +49,10 @@ def _stress(problem: Problem, prep, base, q, names, progress: Tracker) -> list[d
     for i, s in enumerate(scenarios):
         vals, unit_loss, loss_se, book_se = got[i]
         pos = q * unit_loss
-        out.append({"name": s.name, "spot_shock_pct": dict(zip(m.assets, (s.spot * 100).tolist())),
-                    "vol_shock_pts": dict(zip(m.assets, (s.vol * 100).tolist())),
-                    "horizon": s.horizon, "loss": float(pos.sum()), "loss_stderr": float(book_se),
-                    "by_position": dict(zip(names, map(float, pos))),
-                    "by_position_stderr": dict(zip(names, map(float, np.abs(q) * loss_se)))})
-    return out
+        out.append(StressLoss(s.name, s.spot, s.vol, s.horizon, float(pos.sum()),
+                              float(book_se), np.asarray(pos, np.float64),
+                              np.abs(q) * loss_se))
+    return tuple(out)
 
 
 def stress_paths(problem: Problem) -> int:
@@ -61,8 +62,8 @@ def stress_paths(problem: Problem) -> int:
                                                    STRESS_PATHS))
 
 
-def margin_notes(out: dict) -> list[str]:
-    return list(out["margin"]["notes"]) if out.get("margin") else []
+def margin_notes(margin: Margin | None) -> list[str]:
+    return list(margin.notes) if margin is not None else []
 
 
 def _label(lab: dict, assets) -> str:
@@ -70,7 +71,7 @@ def _label(lab: dict, assets) -> str:
     return f"(spot {lab['spot']:+.4g}, vol {lab['vol'] * 100:+.4g} pts on {who})"
 
 
-def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
+def _margin(problem: Problem, prep, base, q, progress: Tracker) -> Margin:
     grid = problem.risk.margin
     m = problem.market
     progress.start("margin", 1, "points")
@@ -96,9 +97,9 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
                                                     m.n_assets)
         per_venue_se[v] = stress.requirement_stderr(loss_v, r.book_loss_stderr[:, 1 + b],
                                                     weight, labels, grid.mode, m.n_assets)
-    points = [dict(lab, asset=None if lab["asset"] is None else m.assets[lab["asset"]],
-                   loss=float(l), loss_stderr=float(e))
-              for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0])]
+    points = tuple(MarginPoint(None if lab["asset"] is None else m.assets[lab["asset"]],
+                               lab["spot"], lab["vol"], lab["weight"], float(l), float(e))
+                   for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0]))
     floored = stress.floored_points(problem, vol)
     notes = []
     any_floored = floored.any(axis=1) | stress.surface_floor_notes(r, notes)
@@ -107,17 +108,10 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> dict:
         notes.append(f"margin: the vol shift leaves {m.assets[a]}'s vol "
                      f"({problem.model.base_vols(m)[a]:g}) below {MIN_VOL:g} at grid points "
                      f"{idx}; those points are revalued at vol {MIN_VOL:g}")
-    return {"requirement": req, "requirement_stderr": req_se,
-            "revaluation_paths": stress_paths(problem) if r.nested.any() else None,
-            "worst_point": points[worst], "points": points,
-            "vol_floored_points": np.flatnonzero(any_floored).tolist(), "notes": notes,
-            "per_venue": per_venue, "per_venue_stderr": per_venue_se,
-            "sum_of_venues": float(sum(per_venue.values())),
-            "cross_venue_saving": float(sum(per_venue.values()) - req),
-            "grid": {"spot_range": grid.spot_range, "spot_steps": grid.spot_steps,
-                     "vol_shift": grid.vol_shift, "extreme_multiple": grid.extreme_multiple,
-                     "extreme_weight": grid.extreme_weight, "mode": grid.mode,
-                     "vol_expiry_power": grid.vol_expiry_power}}
+    return Margin(req, req_se, stress_paths(problem) if r.nested.any() else None, int(worst),
+                  points,
+                  tuple(np.flatnonzero(any_floored).tolist()), tuple(notes), per_venue,
+                  per_venue_se, grid)
 
 
 def require_finite(values: np.ndarray, names: list[str], where) -> None:

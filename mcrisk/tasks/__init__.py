@@ -9,8 +9,8 @@ from typing import Any
 # `import mcrisk` (and --help) never imports JAX. collect is called with its run folder.
 ENTRY = {
     "price": ("mcrisk.pricing", "price"),
-    "risk": ("mcrisk.riskengine.run", "risk"),
-    "stress": ("mcrisk.riskengine.run", "stress_test"),
+    "risk": ("mcrisk.tasks.risk", "risk"),
+    "stress": ("mcrisk.tasks.risk", "stress_test"),
     "convergence": ("mcrisk.tasks.studies", "convergence"),
     "model_risk": ("mcrisk.tasks.studies", "model_risk"),
     "verify": ("mcrisk.tasks.verify", "verify"),

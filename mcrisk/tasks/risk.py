@@ -1,8 +1,220 @@
-"""task=risk: horizon VaR/ES with intervals, attribution, stress and margin."""
+"""task=risk and task=stress: horizon VaR/ES with intervals, attribution, stress and
+margin. `risk(cfg)` and `stress_test(cfg)` run the typed cores (`mcrisk.riskengine.run`)
+and turn their results into the results dict (`risk_dict`, `stress_dict`: the one place
+the JSON shape is made); `table` prints a summary of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mcrisk import units
+from mcrisk.errors import check_finite
 from mcrisk.report.text import fmt, points
+from mcrisk.riskengine.results import (Contribution, LossStats, Margin, RiskResult,
+                                       StressLoss, StressResult, TailResult, Today)
+
+
+def risk(cfg: Any, *, progress: Any = None,
+         sink: Callable[..., None] | None = None) -> dict:
+    """Risk of a book over `risk.horizon`.
+
+    Args:
+        cfg: dict, DictConfig or Problem with a `risk` section.
+        progress: True to show each phase (pricing, Greeks, today's values, scenarios,
+            stress, margin) with its ETA on stderr, a function ``(chunks_done, n_chunks,
+            seconds, items_done)`` or a `mcrisk.progress.Tracker`; default: the config's
+            ``progress`` key, else nothing is shown.
+        sink: optional callback ``(scenario_index, position_losses, spots)`` per chunk, with
+            arrays of shape (chunk,), (chunk, positions) and (chunk, dates, assets): how
+            scenarios reach a file (Parquet) without ever being held in memory together.
+
+    Returns:
+        JSON-serialisable dict with ``var``, ``es`` (keyed by level as a string, e.g.
+        "0.99"), ``var_ci``, ``es_ci`` (None at a level whose tail holds fewer than
+        `metrics.MIN_TAIL` scenarios, with a line in ``notes``), ``stats``, ``histogram``,
+        ``contributions``, ``stress``, ``margin``, ``profile`` (when ``risk.dates`` is
+        given), ``today`` (value per position), ``delta_gamma`` (with
+        ``risk.method: delta_gamma``).
+    """
+    from mcrisk.config import build
+    from mcrisk.progress import resolve
+    from mcrisk.riskengine.run import simulate_risk
+
+    problem = build(cfg)
+    return risk_dict(simulate_risk(problem, progress=resolve(progress, cfg), sink=sink))
+
+
+def stress_test(cfg: Any, *, progress: Any = None) -> dict:
+    """task=stress: today's values, the configured stress scenarios and the margin grid,
+    all revalued in full; no scenario simulation. `progress` as in `risk`."""
+    from mcrisk.config import build
+    from mcrisk.progress import resolve
+    from mcrisk.riskengine.run import simulate_stress
+
+    problem = build(cfg)
+    return stress_dict(simulate_stress(problem, progress=resolve(progress, cfg)))
+
+
+def key(level: float) -> str:
+    """A level as a results key ("0.99")."""
+    return repr(float(level))
+
+
+def tail_dicts(tail: TailResult) -> dict:
+    """``var``, ``es``, ``var_ci``, ``es_ci`` keyed by level (the studies' rows)."""
+    ci = lambda x: None if x is None else [float(v) for v in x]  # noqa: E731
+    return {"var": {key(t.level): t.var for t in tail.metrics},
+            "es": {key(t.level): t.es for t in tail.metrics},
+            "var_ci": {key(t.level): ci(t.var_ci) for t in tail.metrics},
+            "es_ci": {key(t.level): ci(t.es_ci) for t in tail.metrics}}
+
+
+def _stats(s: LossStats, weighted: bool = False) -> dict:
+    out = {"n_scenarios": s.n_scenarios, "mean": s.mean, "stdev": s.stdev, "skew": s.skew,
+           "excess_kurtosis": s.excess_kurtosis}
+    if weighted:  # the age-weighted tail's own key order
+        out.update(mean_stderr=s.mean_stderr, worst_loss=s.worst_loss, prob_loss=s.prob_loss,
+                   effective_scenarios=s.effective_scenarios)
+        return out
+    out.update(worst_loss=s.worst_loss, prob_loss=s.prob_loss)
+    if s.mean_stderr is not None:
+        out["mean_stderr"] = s.mean_stderr
+    return out
+
+
+def _per(names, values) -> dict:
+    return dict(zip(names, map(float, values)))
+
+
+def _contributions(contrib: tuple[Contribution, ...], names) -> dict:
+    out = {}
+    for c in contrib:
+        d = {"component_es": _per(names, c.component_es)}
+        if c.component_var is not None:
+            d.update(component_var=_per(names, c.component_var),
+                     var_window_sum=c.var_window_sum)
+        d.update(incremental_es=_per(names, c.incremental_es), es_by_asset=dict(c.es_by_asset))
+        out[key(c.level)] = d
+    return out
+
+
+def _today(t: Today, names) -> dict:
+    return {"book": t.book, "positions": _per(names, t.positions),
+            "stderr": _per(names, t.stderr), "method": dict(zip(names, t.method))}
+
+
+def _stress(st: tuple[StressLoss, ...], names, assets) -> list[dict]:
+    return [{"name": s.name, "spot_shock_pct": dict(zip(assets, (s.spot_shock * 100).tolist())),
+             "vol_shock_pts": dict(zip(assets, (s.vol_shock * 100).tolist())),
+             "horizon": s.horizon, "loss": s.loss, "loss_stderr": s.loss_stderr,
+             "by_position": _per(names, s.by_position),
+             "by_position_stderr": _per(names, s.by_position_stderr)} for s in st]
+
+
+def _margin(m: Margin | None) -> dict | None:
+    if m is None:
+        return None
+    points = [p._asdict() for p in m.points]
+    g = m.grid
+    return {"requirement": m.requirement, "requirement_stderr": m.requirement_stderr,
+            "revaluation_paths": m.revaluation_paths, "worst_point": points[m.worst],
+            "points": points, "vol_floored_points": list(m.vol_floored_points),
+            "notes": list(m.notes), "per_venue": dict(m.per_venue),
+            "per_venue_stderr": dict(m.per_venue_stderr),
+            "sum_of_venues": float(sum(m.per_venue.values())),
+            "cross_venue_saving": float(sum(m.per_venue.values()) - m.requirement),
+            "grid": {"spot_range": g.spot_range, "spot_steps": g.spot_steps,
+                     "vol_shift": g.vol_shift, "extreme_multiple": g.extreme_multiple,
+                     "extreme_weight": g.extreme_weight, "mode": g.mode,
+                     "vol_expiry_power": g.vol_expiry_power}}
+
+
+def _profile(p) -> dict:
+    out = {"dates": p.dates.tolist(), "expected_exposure": p.expected_exposure.tolist(),
+           "expected_negative_exposure": p.expected_negative_exposure.tolist(),
+           "mean_value": p.mean_value.tolist(), "pfe_level": p.pfe_level,
+           "pfe": p.pfe.tolist(), "max_drawdown": p.max_drawdown._asdict()}
+    if p.liquidation is not None:
+        liq = p.liquidation
+        out["liquidation"] = dict(liq._asdict(),
+                                  probability_by_date=liq.probability_by_date.tolist())
+    if p.nested_bias_corrected:
+        out["nested_bias_corrected"] = True
+    return out
+
+
+def _stress_and_margin(r, names) -> dict:
+    return {"stress": _stress(r.stress, names, r.assets), "margin": _margin(r.margin)}
+
+
+def risk_dict(r: RiskResult) -> dict:
+    """The results dict of task=risk (key order as documented in docs/results.md)."""
+    names = r.names
+    tail = tail_dicts(r.tail)
+    history = r.scenario_source is not None
+    weighted = history and r.tail.stats.effective_scenarios is not None
+    out: dict = dict(tail)
+    if not weighted:
+        out["notes"] = None  # placeholder: the notes keep their place after the intervals
+    out.update(stats=_stats(r.tail.stats, weighted),
+               histogram={"edges": np.asarray(r.tail.histogram.edges).tolist(),
+                          "counts": np.asarray(r.tail.histogram.counts).tolist(),
+                          "below": int(r.tail.histogram.below),
+                          "above": int(r.tail.histogram.above)})
+    if not history:
+        ne = r.nested_error
+        out["nested_error"] = None if ne is None else {
+            "inner_paths": ne.inner_paths,
+            "var_bias_removed": {key(a): float(b) for a, b in zip(r.levels, ne.var_bias)},
+            "es_bias_removed": {key(a): float(b) for a, b in zip(r.levels, ne.es_bias)},
+            "method": ne.method}
+    out["contributions"] = _contributions(r.contributions, names)
+    out["worst_scenarios"] = [{"scenario": w.scenario, "loss": w.loss,
+                               "by_position": _per(names, w.by_position)}
+                              for w in r.worst_scenarios]
+    if weighted:
+        out["notes"] = None
+    out["today"] = _today(r.today, names)
+    if history:
+        out["scenario_source"] = r.scenario_source._asdict()
+    else:
+        out["methods_at_horizon"] = dict(zip(names, r.methods_at_horizon))
+    if r.vega_by_expiry is not None:
+        out["vega_by_expiry"] = r.vega_by_expiry
+    if r.profile is not None:
+        out["profile"] = _profile(r.profile)
+    if r.delta_gamma is not None:
+        dg = r.delta_gamma
+        out["delta_gamma"] = {
+            "var": {key(t.level): t.var for t in dg.metrics},
+            "es": {key(t.level): t.es for t in dg.metrics},
+            "stats": _stats(dg.stats),
+            "var_error": {key(a): float(e) for a, e in zip(r.levels, dg.var_error)},
+            "es_error": {key(a): float(e) for a, e in zip(r.levels, dg.es_error)},
+            "note": dg.note}
+    out.update(_stress_and_margin(r, names))
+    out.update(task="risk", dates=list(r.dates), horizon=r.horizon, levels=list(r.levels),
+               n_paths=r.n_paths, model=r.model, dtype=r.dtype, seed=r.seed, method=r.method,
+               inner_paths=r.inner_paths, measure=r.measure, vol_dynamics=r.vol_dynamics,
+               units=dict(units.RISK))
+    if history:
+        out["nested_error"] = None
+    out["notes"] = list(r.notes)
+    return check_finite(out)
+
+
+def stress_dict(r: StressResult) -> dict:
+    """The results dict of task=stress."""
+    out = {"task": "stress", "today": _today(r.today, r.names)}
+    out.update(_stress_and_margin(r, r.names))
+    if r.vega_by_expiry is not None:
+        out["vega_by_expiry"] = r.vega_by_expiry
+    out.update(model=r.model, dtype=r.dtype, seed=r.seed, n_paths=r.n_paths,
+               units=dict(units.RISK), notes=list(r.notes))
+    return check_finite(out)
 
 
 def money(x) -> str:

@@ -16,7 +16,9 @@ def convergence(cfg: dict, progress=None) -> dict:
     `progress`: as in `mcrisk.price`; each phase is labelled with its path count.
     """
     from mcrisk.pricing import price
-    from mcrisk.riskengine.run import risk
+    from mcrisk.config import build
+    from mcrisk.riskengine.run import simulate_risk
+    from mcrisk.tasks.risk import tail_dicts
 
     # Defaults from the schema: a plain dict runs the study the CLI runs.
     d = ConvergenceConf()
@@ -38,8 +40,7 @@ def convergence(cfg: dict, progress=None) -> dict:
                "book_stderr": p["book"]["stderr"], "book_ci95": p["book"]["ci95"]}
         if E.boolean("convergence.risk", conv.get("risk", d.risk)):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
-            r = risk(c, progress=progress)
-            row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
+            row.update(tail_dicts(simulate_risk(build(c), progress=progress).tail))
         rows.append(row)
     return {"task": "convergence", "rows": rows, "model": p["model"], "dtype": p["dtype"],
             "seed": p["seed"]}
@@ -54,7 +55,9 @@ def model_risk(cfg: dict, progress=None) -> dict:
 
     from mcrisk.config.store import conf_dir
     from mcrisk.pricing import price
-    from mcrisk.riskengine.run import risk
+    from mcrisk.config import build
+    from mcrisk.riskengine.run import simulate_risk
+    from mcrisk.tasks.risk import tail_dicts
 
     d = ModelRiskConf()
     spec = cfg.get("model_risk") or {}
@@ -79,8 +82,7 @@ def model_risk(cfg: dict, progress=None) -> dict:
                "positions": {x["name"]: x["value"] for x in p["positions"]}}
         if E.boolean("model_risk.risk", spec.get("risk", d.risk)):
             c["risk"] = dict(c.get("risk") or {}, margin={"enabled": False}, stress=[])
-            r = risk(c, progress=progress)
-            row.update({k: r[k] for k in ("var", "es", "var_ci", "es_ci")})
+            row.update(tail_dicts(simulate_risk(build(c), progress=progress).tail))
         out[name] = row
     return {"task": "model_risk", "models": out, "dtype": p["dtype"], "seed": p["seed"],
             "n_paths": p["n_paths"]}

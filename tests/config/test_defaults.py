@@ -3,6 +3,8 @@ build the same problems."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from omegaconf import OmegaConf
 
@@ -10,6 +12,7 @@ import mcrisk
 import mcrisk.pricing
 import mcrisk.riskengine.run
 from mcrisk.config.store import compose
+from mcrisk.riskengine.results import TailResult
 from mcrisk.tasks import run as run_task
 
 STUDY_KEYS = ("convergence", "model_risk")
@@ -24,12 +27,12 @@ def _record(monkeypatch) -> list:
         return {"book": {"value": 0.0, "stderr": 0.0, "ci95": [0.0, 0.0]}, "positions": [],
                 "model": "gbm", "dtype": "float32", "seed": 0, "n_paths": 2}
 
-    def fake_risk(cfg, **_):
-        seen.append(("risk", repr(mcrisk.build(cfg))))
-        return {k: {} for k in ("var", "es", "var_ci", "es_ci")}
+    def fake_risk(problem, **_):
+        seen.append(("risk", repr(problem)))
+        return SimpleNamespace(tail=TailResult((), None, None, ()))
 
     monkeypatch.setattr(mcrisk.pricing, "price", fake_price)
-    monkeypatch.setattr(mcrisk.riskengine.run, "risk", fake_risk)
+    monkeypatch.setattr(mcrisk.riskengine.run, "simulate_risk", fake_risk)
     return seen
 
 

@@ -58,13 +58,13 @@ def test_too_few_tail_scenarios_give_no_interval_and_no_nan():
     tail = Tail(12, 2, (0.9, 0.99), CI, 10)
     tail.update(pos, np.arange(12))
     res = tail.result()
-    json.dumps(res, allow_nan=False)
-    assert res["es_ci"] == {"0.9": None, "0.99": None}
-    assert f"sim.n_paths >= {min_paths(0.99)}" in res["notes"][1]
+    json.dumps(res, allow_nan=False, default=lambda a: a.tolist())
+    assert [t.es_ci for t in res.metrics] == [None, None]
+    assert f"sim.n_paths >= {min_paths(0.99)}" in res.notes[1]
     assert tail_count(min_paths(0.99), 0.99) == MIN_TAIL
     assert tail_count(min_paths(0.99) - 1, 0.99) == MIN_TAIL - 1
     loss = np.sort(pos.sum(axis=1))
-    assert res["var"]["0.9"] == loss[-2] and res["es"]["0.9"] == loss[-2:].mean()
+    assert res.metrics[0].var == loss[-2] and res.metrics[0].es == loss[-2:].mean()
 
 
 def test_non_finite_loss_is_an_error_naming_it():

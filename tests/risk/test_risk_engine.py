@@ -86,14 +86,15 @@ def test_tail_merge_matches_sorting_in_memory():
         tail.update(pos[s:s + 1_337], idx[s:s + 1_337])
     res = tail.result()
     loss = pos.sum(axis=1)
-    for a in levels:
-        assert res["var"][repr(a)] == var(loss, a)
-        assert res["es"][repr(a)] == pytest.approx(es(loss, a), rel=1e-12)
-        lo, hi = res["var_ci"][repr(a)]
-        assert lo <= res["var"][repr(a)] <= hi
-    assert res["stats"]["mean"] == pytest.approx(loss.mean(), rel=1e-9)
-    assert res["stats"]["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-9)
-    assert res["stats"]["worst_loss"] == loss.max()
+    for a, t in zip(levels, res.metrics):
+        assert t.level == a
+        assert t.var == var(loss, a)
+        assert t.es == pytest.approx(es(loss, a), rel=1e-12)
+        lo, hi = t.var_ci
+        assert lo <= t.var <= hi
+    assert res.stats.mean == pytest.approx(loss.mean(), rel=1e-9)
+    assert res.stats.stdev == pytest.approx(loss.std(ddof=1), rel=1e-9)
+    assert res.stats.worst_loss == loss.max()
     # Leave-one-out tails give the incremental ES exactly.
     m = math.ceil(20_000 * 0.01)
     loo = -np.sort(-(loss - pos[:, 1]))[:m].mean()
@@ -114,10 +115,10 @@ def test_tail_moments_across_chunks_of_very_different_size():
     for x in parts:
         tail.update(x[:, None], np.arange(start, start + x.size))
         start += x.size
-    st = tail.result()["stats"]
-    assert st["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-10)
-    assert st["skew"] == pytest.approx(stats.skew(loss), rel=1e-8)
-    assert st["excess_kurtosis"] == pytest.approx(stats.kurtosis(loss), rel=1e-8)
+    st = tail.result().stats
+    assert st.stdev == pytest.approx(loss.std(ddof=1), rel=1e-10)
+    assert st.skew == pytest.approx(stats.skew(loss), rel=1e-8)
+    assert st.excess_kurtosis == pytest.approx(stats.kurtosis(loss), rel=1e-8)
 
 
 def test_component_es_sums_to_es_and_incremental_es(chunked):
