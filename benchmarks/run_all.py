@@ -46,6 +46,8 @@ def steps(args: argparse.Namespace) -> dict[str, tuple[list[str], Path]]:
                    HERE / "results_greeks.json"),
         "risk": (["bench_risk.py", "--scenarios", str(args.scenarios), "--json"],
                  HERE / "results_risk.json"),
+        "closed_forms": (["bench_closed_forms.py", "--json"],
+                         HERE / "results_closed_forms.json"),
         "devices": (["bench_devices.py", "--paths", p, "--devices", "1", "2", "4",
                      "--json"], HERE / "results_devices.json"),
         "scale": (["bench_scale.py", "--asian-paths", *asian, "--risk-scenarios", *risk,
@@ -134,6 +136,20 @@ def risk_md(d: dict) -> list[str]:
     return out
 
 
+def closed_forms_md(d: dict) -> list[str]:
+    out = [f"Measured {d['when']}, {d['device']}, jax {d['jax']}, float32, "
+           f"{d['scenarios']:,} scenarios x the positions, best of {d['repeats']}, load at "
+           f"start {d['load_at_start']:.2f}. Per option value: wall time, and the process's "
+           "CPU time over all its threads (the work done, whatever else runs).", "",
+           "| case | values | mcrisk ns | NumPy ns | ratio | mcrisk CPU ns | NumPy CPU ns "
+           "| CPU ratio |", "|---|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        out.append(f"| {r['case']} | {r['values']:,} | {r['mcrisk_ns']:.1f} | "
+                   f"{r['numpy_ns']:.1f} | {r['ratio']:.2f} | {r['mcrisk_cpu_ns']:.1f} | "
+                   f"{r['numpy_cpu_ns']:.1f} | {r['cpu_ratio']:.2f} |")
+    return out
+
+
 def devices_md(d: dict) -> list[str]:
     out = [f"Measured {d['when']}, load at start {d['load_avg_start']:.2f}; {d['paths']:,} "
            f"paths, {d['dtype']}, best of {d['repeats']}; prices agree between device counts: "
@@ -194,6 +210,8 @@ def scale_md(d: dict) -> list[str]:
 SECTIONS = {"pricing": ("Pricing throughput: mcrisk, NumPy, QuantLib", pricing_md),
             "greeks": ("Greeks / price cost", greeks_md),
             "risk": ("Risk run: 100-option closed-form book, mcrisk and NumPy", risk_md),
+            "closed_forms": ("Closed-form revaluation per option value: mcrisk and NumPy/SciPy",
+                             closed_forms_md),
             "devices": ("Scaling with host devices", devices_md),
             "scale": ("Scaling with n_paths: time and peak memory; overhead; RNG floor",
                       scale_md)}
