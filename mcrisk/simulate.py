@@ -86,15 +86,30 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         new = model.step(params, state, x["dt"], draws)
         var = jnp.maximum(state.v * x["dt"], tiny)
         if conditioned:
-            mean, var_end = model.last_step(params, state, x["dt"], draws)
-            var_end = jnp.maximum(var_end, tiny)
-            rec, acc = conditional.record(*cond, params, terms, x["masks"], state.x, state.v,
-                                          x["dt"], draws, mean, var_end, var, sv)
-            # The families record from the statistics before the step (the last fixing's
-            # and the expiry step's own contributions are what the conditioning integrates).
-            rec = rec._replace(family=record_families(rec.family, obs, terms, x["masks"],
-                                                      mean, var_end))
-            cond = (rec, acc)
+            rec, acc = cond
+            if sv is not None:
+                _, var_sv = model.last_step(params, state, x["dt"], draws)
+                acc = conditional.accumulate(acc, params, terms, x["dt"], draws,
+                                             jnp.maximum(var_sv, tiny), sv)
+            else:
+                acc = conditional.accumulate(acc, params, terms, x["dt"], draws)
+
+            def keep(rec):
+                mean, var_end = model.last_step(params, state, x["dt"], draws)
+                var_end = jnp.maximum(var_end, tiny)
+                rec = conditional.record(rec, acc, terms, x["masks"], state.x, state.v,
+                                         mean, var_end, var, sv)
+                # The families record from the statistics before the step (the last
+                # fixing's and the expiry step's own contributions are what the
+                # conditioning integrates).
+                return rec._replace(family=record_families(rec.family, obs, terms,
+                                                           x["masks"], mean, var_end))
+
+            # Records change only on the few steps that end a date some payoff conditions
+            # on; elsewhere the branch (and its tangents) is skipped, not selected away.
+            cond = (jax.lax.cond(conditional.record_step(x["masks"], rec.family), keep,
+                                 lambda r: r, rec),
+                    acc)
         obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
         return (new, obs, cond, buf), None
 

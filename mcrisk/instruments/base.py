@@ -25,6 +25,8 @@ In the kernel, for one path:
   ``cond`` is the Greeks kernel's last-step record (`mcrisk.instruments.conditional`) or None.
 * ``record_init(n, dtype)``, ``record(rec, stats, terms, masks, mean, var) -> rec``: what
   the Greeks kernel keeps of the path for the family's conditional payoff (``()`` if nothing).
+  It is called only on steps that end a snapshot date or where the family's ``last`` mask
+  is set (`conditional.record_step`), so it records on those masks alone.
 * ``closed_value(kind, g, st, p, vols, stats) -> (positions,)``: a closed form's values in
   one scenario; ``stats`` are the rows of the family's statistics (``g["row"]``).
 * ``at_shock(terms, aux, s, x, s0) -> stats``: the statistics of a stress point, the spots

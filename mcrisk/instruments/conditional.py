@@ -136,15 +136,12 @@ def sv_matrices(params, tt: dict) -> tuple[jax.Array, jax.Array]:
     return m, q
 
 
-def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, x0: jax.Array,
-           v0: jax.Array, dt: jax.Array, draws, mean: jax.Array, var: jax.Array,
-           bridge: jax.Array, sv: tuple | None = None) -> tuple:
-    """Fold one step into `rec`: from log spots `x0` (variance rate `v0`), the new log
-    spots are normal with `mean` and `var` given what the model conditions on
-    (`model.last_step`); `bridge` is the variance of the step's Brownian bridge in the
-    path statistics (barrier survival); `sv` is `sv_matrices` where rows need it. The
-    families' own records are folded in by `book.record_families`.
-    """
+def accumulate(acc: tuple, params, terms: dict, dt: jax.Array, draws,
+               var: jax.Array | None = None, sv: tuple | None = None) -> tuple:
+    """Fold one step into the running (noise, elapsed time, stochastic-variance noise and
+    covariance) that `record` keeps at the dates; `sv` is `sv_matrices` where rows need it,
+    and then `var` the new log spots' variance given the variance drivers
+    (`model.last_step`)."""
     noise = acc[0] + jnp.sqrt(dt) * correlate(params, draws.z)
     elapsed = acc[1] + dt
     sv_noise, sv_cov = acc[2], acc[3]
@@ -157,6 +154,20 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, x0: jax.
                                           precision=jax.lax.Precision.HIGHEST)
         sv_noise = sv_noise + jnp.where(member, d[None, :] * eps, 0.0)
         sv_cov = sv_cov + (d[:, None] * d[None, :])[None] * sv[1]
+    return noise, elapsed, sv_noise, sv_cov
+
+
+def record(rec: LastStep, acc: tuple, terms: dict, masks: dict, x0: jax.Array,
+           v0: jax.Array, mean: jax.Array, var: jax.Array, bridge: jax.Array,
+           sv: tuple | None = None) -> LastStep:
+    """Keep the step in `rec` where it ends a snapshot date: from log spots `x0` (variance
+    rate `v0`), the new log spots are normal with `mean` and `var` given what the model
+    conditions on (`model.last_step`); `bridge` is the variance of the step's Brownian
+    bridge in the path statistics (barrier survival); `acc` is `accumulate`'s running sums
+    including this step. The families' own records are folded in by
+    `book.record_families`.
+    """
+    noise, elapsed, sv_noise, sv_cov = acc
     at = masks["snap"][:, None]
     put = lambda new, old: jnp.where(at, new[None], old)  # noqa: E731
     rec = rec._replace(
@@ -164,10 +175,20 @@ def record(rec: LastStep, acc: tuple, params, terms: dict, masks: dict, x0: jax.
         bridge=put(bridge, rec.bridge), noise=put(noise, rec.noise),
         elapsed=jnp.where(masks["snap"], elapsed, rec.elapsed), vol=put(jnp.sqrt(v0), rec.vol))
     if sv is not None:
+        tt = terms["terminal"]
         at_sv = masks["snap"][tt["slot"][tt["sv_row"]]]
         rec = rec._replace(sv_noise=jnp.where(at_sv[:, None], sv_noise, rec.sv_noise),
                            sv_cov=jnp.where(at_sv[:, None, None], sv_cov, rec.sv_cov))
-    return rec, (noise, elapsed, sv_noise, sv_cov)
+    return rec
+
+
+def record_step(masks: dict, families: dict) -> jax.Array:
+    """Whether a step ends a date some record keeps (a snapshot, a family's last step)."""
+    need = jnp.any(masks["snap"])
+    for n in families:
+        if "last" in masks[n]:
+            need = need | jnp.any(masks[n]["last"])
+    return need
 
 
 def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
