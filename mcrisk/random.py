@@ -12,6 +12,7 @@ any chunk size or device count.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -73,6 +74,9 @@ def n_normals(layout: DrawLayout) -> int:
     return layout.n_assets * (1 + layout.variance + layout.jumps)
 
 
+# Jitted so that a call outside a kernel runs the same fused arithmetic as the kernels do:
+# op by op, the erfinv polynomial rounds differently (no fused multiply-adds) by an ulp.
+@partial(jax.jit, static_argnames=("layout", "dtype"))
 def normal_block(key: jax.Array, step: jax.Array, layout: DrawLayout,
                  dtype: jnp.dtype) -> jax.Array:
     """The normals of the BLOCK steps containing `step`, shape (BLOCK, n_normals).
