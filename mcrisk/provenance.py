@@ -37,6 +37,7 @@ def collect(plain_cfg: dict, cfg_hash: str | None = None,
     import jaxlib
 
     import mcrisk
+    from mcrisk.random import NORMALS_GENERATOR
 
     dev = jax.devices()[0]
     return {
@@ -47,6 +48,7 @@ def collect(plain_cfg: dict, cfg_hash: str | None = None,
         "process_count": jax.process_count(), "xla_flags": os.environ.get("XLA_FLAGS"),
         "x64": bool(jax.config.jax_enable_x64),
         "prng_impl": str(jax.config.jax_default_prng_impl),
+        "normals_generator": NORMALS_GENERATOR,
         "threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "dtype": plain_cfg.get("sim", {}).get("dtype"), "seed": plain_cfg.get("sim", {}).get("seed"),
         "config_hash": cfg_hash or config_hash(plain_cfg),

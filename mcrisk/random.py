@@ -2,8 +2,9 @@
 
 Keys come from a fixed schedule, never from call order or chunk index:
 ``sample_key = fold_in(fold_in(root, STREAM_PATHS), sample_index)``; the normals of step ``k``
-are row ``k % BLOCK`` of a block keyed by ``k // BLOCK`` (see `normal_block`), and jump
-counts and bridge uniforms come from ``fold_in(sample_key, k)``. A *sample* is one path, or one antithetic pair
+are row ``k % BLOCK`` of a block of Philox4x32-10 output with counter ``k // BLOCK`` under
+the sample key (see `normal_block`), and jump counts and bridge uniforms (Threefry) come
+from ``fold_in(sample_key, k)``. A *sample* is one path, or one antithetic pair
 (both members share the key; the mirror negates every normal and reflects every uniform).
 So a path's numbers depend only on the seed and its global index: results are the same for
 any chunk size or device count.
@@ -11,10 +12,13 @@ any chunk size or device count.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from mcrisk import philox
 
 STREAM_PATHS = 1
 STREAM_BOOTSTRAP = 2
@@ -22,8 +26,12 @@ STREAM_INNER = 3
 STREAM_ALLOCATION = 4  # horizon returns of mcrisk.optimize.scenarios
 STREAM_DEEP = 5  # training paths and initial weights of mcrisk.hedge.deep
 BLOCK = 16  # steps per block of normals
-# Key-derivation constant of the normals' blocks; step indices never reach it.
+# Counter word 2 of the normals' blocks: keeps their counters apart from any later
+# Philox stream under the same sample key.
 _NORMAL_STREAM = 2 ** 31 - 1
+# What produced the path normals, for the results' provenance.
+NORMALS_GENERATOR = ("philox4x32-10, counter (group, step // 16, stream, 0) under the sample "
+                     "key; sqrt(2) erfinv(2u - 1) on 24 (float32) / 53 (float64) bits")
 
 
 class DrawLayout(NamedTuple):
@@ -66,16 +74,29 @@ def n_normals(layout: DrawLayout) -> int:
     return layout.n_assets * (1 + layout.variance + layout.jumps)
 
 
+# Jitted so that a call outside a kernel runs the same fused arithmetic as the kernels do:
+# op by op, the erfinv polynomial rounds differently (no fused multiply-adds) by an ulp.
+@partial(jax.jit, static_argnames=("layout", "dtype"))
 def normal_block(key: jax.Array, step: jax.Array, layout: DrawLayout,
                  dtype: jnp.dtype) -> jax.Array:
     """The normals of the BLOCK steps containing `step`, shape (BLOCK, n_normals).
 
-    Random bits dominate the kernel's cost on CPU; one key derivation per block of steps
-    instead of per step halves them. Blocks are keyed by the global step index, so every
-    path, chunk size and nested start date sees the same normals for the same step.
+    The bits are Philox4x32-10 with counter (group, step // BLOCK, stream, 0) under the
+    sample key's two words: distinct for every block of every sample, and the same for
+    every chunk size, device count and nested start date. Drawing normals dominates the
+    kernel's cost on CPU: with Philox bits, one key per sample (no key derivation in the
+    scan) and `philox.words_to_normals`, the 252-step Asian's normals take about half the
+    time of `jax.random.normal` on per-block Threefry keys (benchmarks/RESULTS.md).
+    Rows 0 .. BLOCK / P - 1 come from word 0 of the counters, the next BLOCK / P from word
+    1, ... (P = 4 normals per counter in float32, 2 in float64).
     """
-    k = jax.random.fold_in(jax.random.fold_in(key, _NORMAL_STREAM), step // BLOCK)
-    return jax.random.normal(k, (BLOCK, n_normals(layout)), dtype)
+    parts = philox.normals_per_counter(dtype)
+    n = n_normals(layout)
+    kd = jax.random.key_data(key).reshape(-1)
+    counter = (jnp.arange(BLOCK // parts * n, dtype=jnp.uint32),
+               (step // BLOCK).astype(jnp.uint32), jnp.uint32(_NORMAL_STREAM), jnp.uint32(0))
+    words = philox.philox4x32(counter, (kd[0], kd[1]))
+    return jnp.concatenate(philox.words_to_normals(words, dtype)).reshape(BLOCK, n)
 
 
 def next_normals(key: jax.Array, step: jax.Array, first_step: jax.Array, buffer: jax.Array,

@@ -39,7 +39,10 @@ RUN = [
     ("provenance.xla_flags", "the XLA_FLAGS the run started with (the CPU host device count "
                              "is set there), null when unset"),
     ("provenance.x64", "whether JAX's 64-bit mode was on"),
-    ("provenance.prng_impl", "JAX PRNG implementation"),
+    ("provenance.prng_impl", "JAX PRNG implementation (derives the sample keys and the "
+                             "streams other than the path normals)"),
+    ("provenance.normals_generator", "generator and transform of the path normals "
+                                     "(`mcrisk.random.normal_block`)"),
     ("provenance.threefry_partitionable", "JAX `jax_threefry_partitionable` flag"),
     ("provenance.dtype", "`sim.dtype`"),
     ("provenance.seed", "`sim.seed`"),
