@@ -58,7 +58,9 @@ def test_without_costs_the_deep_hedge_recovers_the_delta_hedge(no_cost):
     out, delta, (spec, arrays, params) = no_cost
     gap = unhedged_es() - delta["es"]
     assert gap > 10 * delta["es"], (unhedged_es(), delta["es"])
-    assert abs(out["es"] - delta["es"]) <= 0.10 * delta["es"], (out["es"], delta["es"])
+    # The deep hedge minimises ES at discrete dates, the delta hedge does not: it may do
+    # better (by 5-11% over seeds and both path generators), never much worse.
+    assert out["es"] <= 1.10 * delta["es"], (out["es"], delta["es"])
     assert abs(out["es"] - delta["es"]) <= 0.15 * gap
     # Mid-life hedge ratios (holding the delta already) against N(d1) at the hedge vol.
     tau = T / 2
