@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mcrisk import philox
 
@@ -99,10 +100,33 @@ def normal_block(key: jax.Array, step: jax.Array, layout: DrawLayout,
     return jnp.concatenate(philox.words_to_normals(words, dtype)).reshape(BLOCK, n)
 
 
+@partial(jax.jit, static_argnames=("layout", "dtype"))
+def normal_row(key: jax.Array, step: jax.Array, layout: DrawLayout,
+               dtype: jnp.dtype) -> jax.Array:
+    """Row ``step % BLOCK`` of `normal_block`, bit for bit, drawn alone: the counters of
+    its word group and the one word (float64: pair of words) it takes from them."""
+    parts = philox.normals_per_counter(dtype)
+    n = n_normals(layout)
+    rows = BLOCK // parts  # rows per word (pair)
+    r = step % BLOCK
+    kd = jax.random.key_data(key).reshape(-1)
+    counter = ((r % rows).astype(jnp.uint32) * np.uint32(n) + jnp.arange(n, dtype=jnp.uint32),
+               (step // BLOCK).astype(jnp.uint32), jnp.uint32(_NORMAL_STREAM), jnp.uint32(0))
+    words = philox.philox4x32(counter, (kd[0], kd[1]))
+    return jnp.stack(philox.words_to_normals(words, dtype))[r // rows]
+
+
 def next_normals(key: jax.Array, step: jax.Array, first_step: jax.Array, buffer: jax.Array,
-                 layout: DrawLayout) -> tuple[jax.Array, jax.Array]:
+                 layout: DrawLayout, steps: int | None = None) -> tuple[jax.Array, jax.Array]:
     """This step's normals from the block buffer carried through the scan, refilled at a
-    block boundary (or at the first step of a scan that starts mid-block)."""
+    block boundary (or at the first step of a scan that starts mid-block).
+
+    `steps`, the scan's length: a scan shorter than a word's share of the block (4 steps
+    in float32, 8 in float64; a one-day risk horizon is one step) draws each step's row
+    alone, not the whole block for the few rows it uses.
+    """
+    if steps is not None and steps < BLOCK // philox.normals_per_counter(buffer.dtype):
+        return normal_row(key, step, layout, buffer.dtype), buffer
     refill = (step % BLOCK == 0) | (step == first_step)
     buffer = jax.lax.cond(refill, lambda: normal_block(key, step, layout, buffer.dtype),
                           lambda: buffer)

@@ -73,13 +73,14 @@ def path_payoffs(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: j
         state0, obs0 = start
 
     first = xs["k"][0]
+    n_steps = xs["k"].shape[0]
     # The Greeks kernel conditions on each asset's last step, normal given its start (and,
     # by model, the variance driver and jumps): `model.last_step` gives that law.
     conditioned = spec.greeks
 
     def body(carry, x):
         state, obs, cond, buf = carry
-        normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
+        normals, buf = next_normals(key, x["k"], first, buf, spec.layout, n_steps)
         draws = step_draws(key, x["k"], spec.layout, mirror,
                            model.jump_intensity(params) * x["dt"],
                            dtype, normals)

@@ -102,11 +102,12 @@ def scenario_path(spec: KernelSpec, terms: dict, xs: dict, params: Params, save:
               jnp.zeros((n_dates,) + state0.x.shape, dtype))
 
     first = xs["k"][0]
+    n_steps = xs["k"].shape[0]
 
     def body(carry, inp):
         state, obs, funding, saved, buf = carry
         x = inp["step"]
-        normals, buf = next_normals(key, x["k"], first, buf, spec.layout)
+        normals, buf = next_normals(key, x["k"], first, buf, spec.layout, n_steps)
         draws = step_draws(key, x["k"], spec.layout, jnp.asarray(False),
                            model.jump_intensity(params) * x["dt"], dtype, normals)
         new = model.step(params, state, x["dt"], draws)

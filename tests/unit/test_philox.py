@@ -119,3 +119,19 @@ def test_every_float32_normal_is_within_8_ulps_of_the_exact_quantile():
                    np.float64)
     exact = stats.norm.ppf((n + 0.5) * 2.0 ** -24)
     assert np.max(np.abs(z - exact) / np.abs(exact)) <= 8 * 2.0 ** -24
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_row_drawn_alone_is_the_blocks_row(dtype):
+    """Short scans (a one-step risk horizon) draw one step's row alone: it must be that row
+    of the block, bit for bit, at every position in the block and for later blocks."""
+    from mcrisk.random import normal_row
+
+    layout = DrawLayout(n_assets=3, variance=True, jumps=False, bridge=False)
+    keys = index_keys(jax.random.key(7), jnp.arange(3, dtype=jnp.uint32))
+    for key in keys:
+        for block in (0, 5):
+            full = np.asarray(normal_block(key, jnp.int32(block * BLOCK), layout, dtype))
+            for r in range(BLOCK):
+                row = np.asarray(normal_row(key, jnp.int32(block * BLOCK + r), layout, dtype))
+                np.testing.assert_array_equal(row, full[r])
