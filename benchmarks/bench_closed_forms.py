@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 HERE = Path(__file__).resolve().parent
 
@@ -75,36 +76,14 @@ def cases(n: int, seed: int = 0) -> dict:
 
 
 def numpy_values(kind: str, s: np.ndarray, g: dict, r: float) -> np.ndarray:
-    from scipy.special import ndtr
+    """The baseline's own formulas (`bench_risk.numpy_value`) on this script's terms."""
+    from bench_risk import numpy_value
 
-    k, v, tau = g["strikes"], g["vols"], g["expiries"]
-    std = v * np.sqrt(tau)
-    df = np.exp(-r * tau)
-    d1 = (np.log(s / k) + r * tau) / std + 0.5 * std
-    d2 = d1 - std
+    terms = dict(strike=g["strikes"], vol=g["vols"], cash=g.get("cash"),
+                 barrier=g.get("barriers"))
     if kind == "european":
-        w = np.where(g["is_call"], 1.0, -1.0).astype(s.dtype)
-        return w * (s * ndtr(w * d1) - k * df * ndtr(w * d2))
-    if kind == "digital":
-        return g["cash"] * df * ndtr(d2)
-    hb = g["barriers"]
-    mu = r / (v * v) - 0.5
-    mu_sigma = (1.0 + mu) * std
-    log_hs = np.log(hb / s)
-    pow0 = np.exp(2.0 * mu * log_hs)
-    pow1 = pow0 * (hb / s) ** 2
-
-    def ab(x):
-        return -(s * ndtr(-x) - k * df * ndtr(-(x - std)))
-
-    def cd(y):
-        return -(s * pow1 * ndtr(y) - k * df * pow0 * ndtr(y - std))
-
-    x1 = np.log(s / k) / std + mu_sigma
-    x2 = -log_hs / std + mu_sigma
-    y1 = (2.0 * log_hs - np.log(k / s)) / std + mu_sigma
-    y2 = log_hs / std + mu_sigma
-    return ab(x1) - ab(x2) + cd(y1) - cd(y2)
+        terms["sign"] = np.where(g["is_call"], 1.0, -1.0).astype(s.dtype)
+    return numpy_value(kind, terms, s, g["expiries"], r)
 
 
 def mcrisk_kernel(kind: str, r: float):

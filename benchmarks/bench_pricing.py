@@ -516,18 +516,22 @@ def main(argv: list[str] | None = None) -> int:
     checks += agree(case, "mcrisk", prices[case]["mcrisk"], "numpy", npy["result"], atol)
     n_steps = mc["result"]["n_steps"]
 
+    def one_position(case: str, ccfg: dict, name: str):
+        """mcrisk and NumPy on a one-position book; its price checked (the position's)."""
+        m = time_mcrisk(ccfg, args.paths, args.repeats, clock)
+        b = args.paths / m["best_s"]
+        rows.append(row(case, "mcrisk", args.paths, m, None))
+        npc = time_repeats(lambda: numpy_price(ccfg), args.repeats)
+        rows.append(row(case, "numpy", args.paths, npc, b))
+        prices[case] = dict(mcrisk=mcrisk_prices(m["result"]), numpy=npc["result"])
+        r = {name: prices[case]["mcrisk"][name]}
+        return b, r, agree(case, "mcrisk", r, "numpy", npc["result"]), m["result"]["n_steps"]
+
     # Case 2: a 252-step Asian, where the per-step cost dominates.
     case = "asian252"
     acfg = asian_config(args.paths, args.dtype, args.seed, cfg["sim"]["chunk_size"])
-    ma = time_mcrisk(acfg, args.paths, args.repeats, clock)
-    base = args.paths / ma["best_s"]
-    rows.append(row(case, "mcrisk", args.paths, ma, None))
-    npa = time_repeats(lambda: numpy_price(acfg), args.repeats)
-    rows.append(row(case, "numpy", args.paths, npa, base))
-    prices[case] = dict(mcrisk=mcrisk_prices(ma["result"]), numpy=npa["result"])
-    # A one-position book is that position: check the position only.
-    ref = {"asian_252": prices[case]["mcrisk"]["asian_252"]}
-    checks += agree(case, "mcrisk", ref, "numpy", npa["result"])
+    base, ref, found, asian_steps = one_position(case, acfg, "asian_252")
+    checks += found
     qp = args.paths if args.ql_paths is None else args.ql_paths
     if qp:
         try:
@@ -541,16 +545,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # Case 3: ten correlated assets on 52 steps, where the Cholesky product and ten
     # normals per step are the work.
-    case = "basket10"
     bcfg = basket10_config(args.paths, args.dtype, args.seed, cfg["sim"]["chunk_size"])
-    mb = time_mcrisk(bcfg, args.paths, args.repeats, clock)
-    base = args.paths / mb["best_s"]
-    rows.append(row(case, "mcrisk", args.paths, mb, None))
-    npb = time_repeats(lambda: numpy_price(bcfg), args.repeats)
-    rows.append(row(case, "numpy", args.paths, npb, base))
-    prices[case] = dict(mcrisk=mcrisk_prices(mb["result"]), numpy=npb["result"])
-    ref = {"basket10": prices[case]["mcrisk"]["basket10"]}
-    checks += agree(case, "mcrisk", ref, "numpy", npb["result"])
+    _, _, found, basket_steps = one_position("basket10", bcfg, "basket10")
+    checks += found
 
     env = environment(args.dtype)
     total_s = time.perf_counter() - t_start
@@ -559,8 +556,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{env['cpu_count']} CPUs ({env['processor']}); load at start "
           f"{load_start[0]:.2f}, at end {env['load_avg_1_5_15'][0]:.2f}")
     print(f"book: {len(cfg['portfolio']['positions'])} positions, {n_steps} grid steps; "
-          f"asian252: {ma['result']['n_steps']} grid steps; basket10: "
-          f"{mb['result']['n_steps']} grid steps; chunk {cfg['sim']['chunk_size']} "
+          f"asian252: {asian_steps} grid steps; basket10: "
+          f"{basket_steps} grid steps; chunk {cfg['sim']['chunk_size']} "
           f"paths; best of {args.repeats} (Greeks: {args.greeks_repeats}, QuantLib: 1)\n")
     print(format_table(rows))
     print("\nratio = mcrisk paths/s / this row's paths/s (same case): > 1 means mcrisk is "
@@ -576,8 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         out = dict(environment=dict(env, load_avg_start=[round(x, 2) for x in load_start]),
                    args={k: str(v) for k, v in vars(args).items()},
                    rows=rows, checks=checks, prices=prices, total_s=total_s,
-                   grid_steps={"book": n_steps, "asian252": ma["result"]["n_steps"],
-                               "basket10": mb["result"]["n_steps"]})
+                   grid_steps={"book": n_steps, "asian252": asian_steps,
+                               "basket10": basket_steps})
         args.json.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {args.json}")
     failed = [c for c in checks if not c["ok"]]

@@ -60,6 +60,43 @@ def book100_config(scenarios: int, dtype: str = "float32", chunk: int = 65536) -
         risk=dict(horizon=1 / 365, margin=dict(enabled=False)))
 
 
+def numpy_value(kind: str, g: dict, s: np.ndarray, tau: np.ndarray, r: float) -> np.ndarray:
+    """Closed-form value of a group of one kind on scenario spots `s`, NumPy/SciPy: Black-
+    Scholes europeans (`sign` +1 call, -1 put) and cash digitals, and Haug's down-and-out
+    put with the strike above the barrier (A - B + C - D), the only barrier of the book.
+    `g` holds per-position arrays `strike`, `vol` and, by kind, `sign`, `cash`, `barrier`."""
+    from scipy.special import ndtr
+
+    k, v = g["strike"], g["vol"]
+    std = v * np.sqrt(tau)
+    df = np.exp(-r * tau)
+    d1 = (np.log(s / k) + r * tau) / std + 0.5 * std
+    d2 = d1 - std
+    if kind == "european":
+        w = g["sign"]
+        return w * (s * ndtr(w * d1) - k * df * ndtr(w * d2))
+    if kind == "digital":
+        return g["cash"] * df * ndtr(d2)
+    hb = g["barrier"]
+    mu = r / (v * v) - 0.5
+    mu_sigma = (1.0 + mu) * std
+    log_hs = np.log(hb / s)
+    pow0 = np.exp(2.0 * mu * log_hs)
+    pow1 = pow0 * (hb / s) ** 2
+
+    def ab(x):
+        return -(s * ndtr(-x) - k * df * ndtr(-(x - std)))
+
+    def cd(y):
+        return -(s * pow1 * ndtr(y) - k * df * pow0 * ndtr(y - std))
+
+    x1 = np.log(s / k) / std + mu_sigma
+    x2 = -log_hs / std + mu_sigma
+    y1 = (2.0 * log_hs - np.log(k / s)) / std + mu_sigma
+    y2 = log_hs / std + mu_sigma
+    return ab(x1) - ab(x2) + cd(y1) - cd(y2)
+
+
 def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65536,
                    seed: int = 0) -> dict:
     """The 100-option book's horizon VaR/ES with vectorised NumPy/SciPy: the same revaluation.
@@ -72,8 +109,6 @@ def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65
     ES come from the stored book losses. Draws differ from mcrisk's, so the metrics agree
     only statistically.
     """
-    from scipy.special import ndtr
-
     m, sim, h = cfg["market"], cfg["sim"], cfg["risk"]["horizon"]
     ft = np.dtype(sim["dtype"])
     assets = m["assets"]
@@ -92,34 +127,7 @@ def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65
         groups[kind] = {k: v.astype(ft) if v.dtype == np.float64 else v for k, v in g.items()}
 
     def value(kind: str, g: dict, s: np.ndarray, tau: np.ndarray) -> np.ndarray:
-        k, v = g["strike"], g["vol"]
-        std = v * np.sqrt(tau)
-        df = np.exp(-r * tau)
-        d1 = (np.log(s / k) + r * tau) / std + 0.5 * std
-        d2 = d1 - std
-        if kind == "european":
-            w = g["sign"]
-            return w * (s * ndtr(w * d1) - k * df * ndtr(w * d2))
-        if kind == "digital":
-            return g["cash"] * df * ndtr(d2)
-        hb = g["barrier"]
-        mu = r / (v * v) - 0.5
-        mu_sigma = (1.0 + mu) * std
-        log_hs = np.log(hb / s)
-        pow0 = np.exp(2.0 * mu * log_hs)
-        pow1 = pow0 * (hb / s) ** 2
-
-        def ab(x):
-            return -(s * ndtr(-x) - k * df * ndtr(-(x - std)))
-
-        def cd(y):
-            return -(s * pow1 * ndtr(y) - k * df * pow0 * ndtr(y - std))
-
-        x1 = np.log(s / k) / std + mu_sigma
-        x2 = -log_hs / std + mu_sigma
-        y1 = (2.0 * log_hs - np.log(k / s)) / std + mu_sigma
-        y2 = log_hs / std + mu_sigma
-        return ab(x1) - ab(x2) + cd(y1) - cd(y2)
+        return numpy_value(kind, g, s, tau, r)
 
     today = sum(float(np.sum(g["quantity"] * value(kind, g, s0[g["asset"]].astype(ft),
                                                    g["expiry"])))
