@@ -91,13 +91,10 @@ def normal_block(key: jax.Array, step: jax.Array, layout: DrawLayout,
     Rows 0 .. BLOCK / P - 1 come from word 0 of the counters, the next BLOCK / P from word
     1, ... (P = 4 normals per counter in float32, 2 in float64).
     """
-    parts = philox.normals_per_counter(dtype)
     n = n_normals(layout)
-    kd = jax.random.key_data(key).reshape(-1)
-    counter = (jnp.arange(BLOCK // parts * n, dtype=jnp.uint32),
-               (step // BLOCK).astype(jnp.uint32), jnp.uint32(_NORMAL_STREAM), jnp.uint32(0))
-    words = philox.philox4x32(counter, (kd[0], kd[1]))
-    return jnp.concatenate(philox.words_to_normals(words, dtype)).reshape(BLOCK, n)
+    count = BLOCK // philox.normals_per_counter(dtype) * n
+    normals = _block_normals(key, jnp.arange(count, dtype=jnp.uint32), step, dtype)
+    return jnp.concatenate(normals).reshape(BLOCK, n)
 
 
 @partial(jax.jit, static_argnames=("layout", "dtype"))
@@ -105,15 +102,22 @@ def normal_row(key: jax.Array, step: jax.Array, layout: DrawLayout,
                dtype: jnp.dtype) -> jax.Array:
     """Row ``step % BLOCK`` of `normal_block`, bit for bit, drawn alone: the counters of
     its word group and the one word (float64: pair of words) it takes from them."""
-    parts = philox.normals_per_counter(dtype)
     n = n_normals(layout)
-    rows = BLOCK // parts  # rows per word (pair)
+    rows = BLOCK // philox.normals_per_counter(dtype)  # rows per word (pair)
     r = step % BLOCK
+    first = (r % rows).astype(jnp.uint32) * np.uint32(n)
+    normals = _block_normals(key, first + jnp.arange(n, dtype=jnp.uint32), step, dtype)
+    return jnp.stack(normals)[r // rows]
+
+
+def _block_normals(key: jax.Array, counters: jax.Array, step: jax.Array,
+                   dtype: jnp.dtype) -> tuple[jax.Array, ...]:
+    """Normals from the words of the given first counter words of `step`'s block, one
+    array per word (float64: pair of words)."""
     kd = jax.random.key_data(key).reshape(-1)
-    counter = ((r % rows).astype(jnp.uint32) * np.uint32(n) + jnp.arange(n, dtype=jnp.uint32),
-               (step // BLOCK).astype(jnp.uint32), jnp.uint32(_NORMAL_STREAM), jnp.uint32(0))
-    words = philox.philox4x32(counter, (kd[0], kd[1]))
-    return jnp.stack(philox.words_to_normals(words, dtype))[r // rows]
+    counter = (counters, (step // BLOCK).astype(jnp.uint32), jnp.uint32(_NORMAL_STREAM),
+               jnp.uint32(0))
+    return philox.words_to_normals(philox.philox4x32(counter, (kd[0], kd[1])), dtype)
 
 
 def next_normals(key: jax.Array, step: jax.Array, first_step: jax.Array, buffer: jax.Array,
