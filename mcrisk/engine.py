@@ -25,7 +25,8 @@ from mcrisk.models.base import Params
 from mcrisk.problem import Problem, min_steps_of
 from mcrisk.progress import Tracker
 from mcrisk.sharding import chunk_samples, local_device_count, sharded_moments
-from mcrisk.simulate import KernelSpec, make_layout, make_params, sample_payoffs, scan_inputs
+from mcrisk.simulate import (KernelSpec, make_layout, make_params, row_assets, sample_greeks,
+                             sample_payoffs, scan_inputs)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
     samples = chunk_samples(max(1, min(sim.chunk_size // per_sample, n_samples)), devices)
     spec = KernelSpec(model=problem.model.name, book=plan.shape,
                       layout=make_layout(problem, plan.shape), antithetic=sim.antithetic,
-                      samples=samples, dtype=sim.dtype, greeks=greeks)
+                      samples=samples, dtype=sim.dtype, greeks=greeks,
+                      row_assets=row_assets(problem, plan.order) if greeks else ())
     dtype = sim.dtype
 
     def cast(a: np.ndarray):
@@ -140,37 +142,13 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
 
     Rows: delta per asset, gamma per asset (own second derivative), vega per asset, rho,
     then with `cross` d2V/dS_i dS_j for each pair i < j (order of `spot_pairs`). Columns:
-    positions (family order) then the book. Forward mode: the cost grows with the number
-    of assets, not positions, and nothing is stored per time step. Directions are batched
-    (vmap) inside one jvp, so the primal path and its random numbers are computed once per
-    batch, not once per direction: one batch of nested jvps over the spot pairs (its outer
-    primal is the delta) and one batch of first-order jvps over the vols and the rate.
-    Vega and rho are not folded into the nested batch: there every direction carries three
-    tangent streams, which cost more on this kernel than a second primal
-    (`benchmarks/RESULTS.md`).
+    positions (family order) then the book. Forward mode, nothing stored per time step:
+    the scan carries four tangent streams whatever the number of assets or positions
+    (all spots at once to second order, all vols, the rate), split per asset at the payoff
+    (`simulate.path_greeks`).
     """
-    n = spec.book.n_assets
-    dtype = params.spots.dtype
-    eye = jnp.eye(n, dtype=dtype)
-    pi, pj = spot_pairs(n, cross)
-    # Vols then the rate, one first-order direction each.
-    dv = jnp.concatenate([eye, jnp.zeros((1, n), dtype)])
-    dr = jnp.zeros((n + 1,), dtype).at[n].set(1.0)
-
     def rows(key):
-        def f(s, v, r):
-            return sample_payoffs(spec, params._replace(spots=s, vols=v, rate=r), terms, xs,
-                                  key)
-
-        def spot_pair(a, b):
-            def d1(s):
-                return jax.jvp(lambda s_: f(s_, params.vols, params.rate), (s,), (a,))[1]
-            return jax.jvp(d1, (params.spots,), (b,))
-
-        first, second = jax.vmap(spot_pair)(eye[pi], eye[pj])
-        other = jax.vmap(lambda a, b: jax.jvp(lambda v, r: f(params.spots, v, r),
-                                              (params.vols, params.rate), (a, b))[1])(dv, dr)
-        g = jnp.concatenate([first[:n], second[:n], other, second[n:]], axis=0)
+        g = sample_greeks(spec, params, terms, xs, key, cross)
         return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
 
     return sharded_moments(jax.vmap(rows), root, start, n_valid, spec.samples, devices)

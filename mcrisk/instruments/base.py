@@ -19,6 +19,10 @@ In the kernel, for one path:
 
 * ``init(terms, x0) -> stats``: running statistics (a NamedTuple whose arrays have the
   family's positions as leading axis; ``()`` when the payoff needs only the snapshots).
+  Each position's statistics and records follow one asset's path, ``terms["asset"]``: the
+  Greeks kernel carries one tangent for all assets and splits it by that owner
+  (`mcrisk.simulate.owners`). A statistic over several assets needs its own owner rule
+  there.
 * ``update(stats, terms, masks, x0, x1, var, draws) -> stats``: fold one step in, log spots
   ``x0 -> x1`` with integrated variance ``var`` per asset.
 * ``payoff(stats, terms, snap, spots, rate, cond) -> (positions,)``: discounted payoffs;

@@ -267,8 +267,7 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
     vols = jax.lax.stop_gradient(rec.vol[tt["slot"]])
     noise = jax.lax.stop_gradient(rec.noise[tt["slot"]])
     tau = jax.lax.stop_gradient(rec.elapsed[tt["slot"]])
-    score = jnp.einsum("rij,rj->ri", tt["precision"], noise,
-                       precision=jax.lax.Precision.HIGHEST) / (vols * tau[:, None])
+    score = jnp.sum(tt["precision"] * noise[:, None, :], axis=-1) / (vols * tau[:, None])
     if tt["sv_row"].shape[0]:  # heston, bates: the score given the variance drivers
         member = tt["member"][tt["sv_row"]]
         mm = member[:, :, None] & member[:, None, :]
@@ -280,8 +279,11 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
     g = log_delta[:, :, None] * (score[:, None, :] - eye)  # (rows, i, j): h_i (w_j - d_ij)
     g = 0.5 * (g + jnp.swapaxes(g, 1, 2)) / (s0[:, None] * s0[None, :])
     dev = spots - jax.lax.stop_gradient(spots)
-    return pay + 0.5 * jnp.einsum("i,rij,j->r", dev, jax.lax.stop_gradient(g), dev,
-                                  precision=jax.lax.Precision.HIGHEST)
+    # Two reductions, not one einsum over both axes: under the Greeks kernel's vmaps over
+    # paths and directions, its derivatives would build (rows, n, n) products per path and
+    # direction; this way each is reduced as it is formed.
+    g_dev = jnp.sum(jax.lax.stop_gradient(g) * dev[None, None, :], axis=-1)
+    return pay + 0.5 * jnp.sum(dev[None, :] * g_dev, axis=-1)
 
 
 def precision_blocks(corr: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
