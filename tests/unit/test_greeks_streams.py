@@ -83,8 +83,9 @@ def _reference(prep, key) -> jnp.ndarray:
 
 
 @pytest.mark.parametrize("model", [
-    "gbm", "bates",  # bates has heston's variance and merton's jumps
-    pytest.param("merton", marks=pytest.mark.slow), pytest.param("heston", marks=pytest.mark.slow)])
+    "bates",  # heston's variance, merton's jumps and the stochastic-variance likelihood ratio
+    pytest.param("gbm", marks=pytest.mark.slow), pytest.param("merton", marks=pytest.mark.slow),
+    pytest.param("heston", marks=pytest.mark.slow)])
 def test_shared_streams_equal_plain_forward_mode(model):
     use_dtype("float64")
     prep = prepare(build(_cfg(model)), greeks=True)
