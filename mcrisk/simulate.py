@@ -113,11 +113,11 @@ def _step(spec: KernelSpec, params: Params, terms: dict, x: dict, draws, carry: 
             return rec._replace(family=record_families(rec.family, obs, terms,
                                                        x["masks"], mean, var_end))
 
-        # Records change only on the few steps that end a date some payoff conditions
-        # on; elsewhere the branch (and its tangents) is skipped, not selected away.
         new_obs = update_obs(obs, terms, x["masks"], state.x, new.x, var, draws)
-        # The branch comes last: what follows a cond sees its tangents as new values, and
-        # the Greeks kernel's equal first-order streams are shared only before it.
+        # Records change only on the few steps that end a date some payoff conditions
+        # on; elsewhere the branch (and its tangents) is skipped, not selected away. It
+        # comes last: what follows a cond sees its tangents as new values, and the Greeks
+        # kernel's equal first-order streams are shared only before it.
         cond = (jax.lax.cond(conditional.record_step(x["masks"], rec.family), keep,
                              lambda r: r, rec),
                 acc)
