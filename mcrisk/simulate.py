@@ -258,8 +258,8 @@ class _Stream:
     closed over, so their tangents are symbolic zeros: nothing is differentiated through
     them (a square root at a variance of exactly 0 is not a 0 * inf)."""
 
-    def __init__(self, params: Params, theta: tuple, d_theta: tuple, treedef, active):
-        self.params, self.theta, self.d = params, theta, d_theta
+    def __init__(self, params: Params, treedef, active):
+        self.params = params
         self.treedef, self.active = treedef, tuple(active)
         self.pos = [k for k, a in enumerate(self.active) if a]
 
@@ -294,7 +294,7 @@ def _active_leaves(params: Params, theta: tuple, k: int, d_theta: tuple, start, 
 
     active = _depends(of, (d_theta[k],))
     while True:
-        f, c_act = _Stream(params, theta, d_theta, treedef, active).restrict(step, c0)
+        f, c_act = _Stream(params, treedef, active).restrict(step, c0)
 
         def tangent(d, t_act, f=f, c_act=c_act):
             return jax.tree_util.tree_leaves(jax.jvp(f, (theta, c_act), (with_d(d), t_act))[1])
@@ -337,8 +337,7 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
     x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
     draws0, _ = draw(x0, buf0)
     step0 = lambda p, c: _step(spec, p, terms, x0, draws0, c)  # noqa: E731
-    st = {name: _Stream(params, theta, d, treedef,
-                        _active_leaves(params, theta, k, d, start, step0, c0))
+    st = {name: _Stream(params, treedef, _active_leaves(params, theta, k, d, start, step0, c0))
           for k, (name, d) in enumerate(dirs.items())}
 
     def streams(fn, c, tangents, carry_out):
