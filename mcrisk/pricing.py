@@ -123,8 +123,9 @@ def price(cfg: Any, *, progress: Any = None) -> dict:
     extra = {}
     if problem.surface is not None:
         from mcrisk.riskengine.vega import surface_values, surface_vega
+        from mcrisk.tasks.risk import vega_dict
 
-        extra["vega_by_expiry"] = surface_vega(problem)
+        extra["vega_by_expiry"] = vega_dict(surface_vega(problem))
         extra["on_surface"] = surface_values(problem, {p["name"]: p["value"]
                                                        for p in positions})
         extra["notes"] = list(problem.notes) + [

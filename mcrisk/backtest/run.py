@@ -195,9 +195,9 @@ def forecasts(problem: Problem, prep, opts, days: np.ndarray, marks: np.ndarray,
             for md, n in zip(sampled, counts[d]):
                 book = losses[start:start + n]
                 start += n
-                v, e, _ = weighted_tail(book[:, None], np.full(n, 1.0 / n), opts.levels)
-                for k in keys:
-                    var[md][k][d], es[md][k][d] = v[k], e[k]
+                wt = weighted_tail(book[:, None], np.full(n, 1.0 / n), opts.levels)
+                for i, k in enumerate(keys):
+                    var[md][k][d], es[md][k][d] = wt.var[i], wt.es[i]
                 scen[md][d] = book
         for md, n in zip(sampled, counts.sum(axis=0)):
             seconds[md] += timer[0] * n / len(moves)

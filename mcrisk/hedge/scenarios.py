@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from mcrisk.config.hedge import LINEAR, HedgeOptions
 from mcrisk.riskengine.results import RiskResult
+
+if TYPE_CHECKING:  # stress imports jax; the hedge config is parsed without it
+    from mcrisk.riskengine.stress import GridPoints
 
 # risk-section keys that only shape outputs the hedge does not use (profile, stress)
 _DROPPED = ("dates", "collateral", "maintenance_margin", "stress", "method")
@@ -65,18 +68,20 @@ class Grid(NamedTuple):
     Attributes:
       book: ``(points,)`` the book's loss at each point.
       units: ``(points, m)`` each instrument's loss per unit.
-      weights: ``(points,)`` loss weights (extreme points are weighted down).
-      labels: per point, its shocks and scanned asset (`stress.margin_points`).
+      points: the grid's points: shocks, loss weights, scanned asset
+        (`stress.GridPoints`).
       mode: ``joint`` or ``per_asset``.
-      n_assets: assets of the market.
     """
 
     book: np.ndarray
     units: np.ndarray
-    weights: np.ndarray
-    labels: list[dict]
+    points: GridPoints
     mode: str
-    n_assets: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(points,)`` loss weights (extreme points are weighted down)."""
+        return self.points.weight
 
 
 def combined(cfg: dict, opts: HedgeOptions, *, seed: int | None = None,
@@ -169,12 +174,11 @@ def margin_losses(cfg: dict, opts: HedgeOptions) -> Grid | None:
     paths = stress_paths(problem)
     zero = np.zeros((1, problem.market.n_assets))
     base = stress.revalue_shocked(problem, prep, zero, zero, 0.0, paths).values[0]
-    r, _, weights, labels = stress.margin_grid(problem, prep, base, paths)
+    r, pts = stress.margin_grid(problem, prep, base, paths)
     names = [p.name for p in problem.positions]
-    require_finite(r.values, names, lambda i: (f"margin.points[{i}]",
-                                               f"margin grid point {labels[i]}"))
+    require_finite(r.values, names, lambda i: (
+        f"margin.points[{i}]", "margin grid point " + pts.label(i, problem.market.assets)))
     q = np.array([p.quantity for p in problem.positions])
     loss = q * r.unit_losses(base)
     m = len(opts.instruments)
-    return Grid(loss[:, :-m].sum(axis=1), loss[:, -m:], weights, labels,
-                problem.risk.margin.mode, problem.market.n_assets)
+    return Grid(loss[:, :-m].sum(axis=1), loss[:, -m:], pts, problem.risk.margin.mode)

@@ -121,7 +121,7 @@ def objective_value(p: HedgeProblem, q: np.ndarray) -> float:
 def requirement(grid: Grid, q: np.ndarray) -> float:
     """The margin grid's exact requirement of the book hedged with `q`."""
     loss = grid.book + grid.units @ q + 0.0
-    return margin_requirement(loss, grid.weights, grid.labels, grid.mode, grid.n_assets)[0]
+    return margin_requirement(loss, grid.points, grid.mode)[0]
 
 
 def tail(p: HedgeProblem, scenarios: Scenarios, q: np.ndarray) -> dict:
@@ -329,7 +329,7 @@ def _smooth_max(g: Grid, lo, hi, c, lin) -> np.ndarray:
     asset in per_asset mode) of each scan's largest weighted point loss, floored at 0."""
     a = g.weights[:, None] * g.units
     l0 = g.weights * g.book
-    owner = np.array([-1 if lab["asset"] is None else lab["asset"] for lab in g.labels])
+    owner = g.points.asset
     member = np.stack([owner == k for k in np.unique(owner)])  # (scans, points)
     col = np.abs(a).max(axis=0)
     col = np.maximum(col, 1e-12 * max(col.max(), 1e-300))

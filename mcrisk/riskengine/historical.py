@@ -10,13 +10,15 @@ weights VaR and ES are the weighted quantile and tail mean (`weighted_tail`).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from mcrisk.history import filtered_scenarios, historical_scenarios
 from mcrisk.history.scenarios import Scenarios
 from mcrisk.problem import Problem
 from mcrisk.riskengine import attribution, stress
-from mcrisk.riskengine.metrics import Tail, _key
+from mcrisk.riskengine.metrics import Tail
 from mcrisk.riskengine.results import (Contribution, Histogram, LossStats, TailMetrics,
                                       TailResult, WorstScenario)
 
@@ -73,8 +75,15 @@ def equal_tail(problem: Problem, pos_loss: np.ndarray, groups: list[str]) -> tup
             attribution.worst_scenarios(tail))
 
 
-def weighted_tail(pos_loss: np.ndarray, weights: np.ndarray, levels) -> tuple[dict, dict,
-                                                                                dict]:
+class WeightedTail(NamedTuple):
+    """VaR, ES and component ES of weighted scenarios, one row per confidence level."""
+
+    var: np.ndarray  # (levels,)
+    es: np.ndarray  # (levels,)
+    component: np.ndarray  # (levels, positions): each row sums to that level's ES
+
+
+def weighted_tail(pos_loss: np.ndarray, weights: np.ndarray, levels) -> WeightedTail:
     """Weighted VaR, ES and component ES.
 
     With losses sorted worst first and cumulative weights ``W_k``, VaR at level a is the
@@ -86,26 +95,22 @@ def weighted_tail(pos_loss: np.ndarray, weights: np.ndarray, levels) -> tuple[di
         pos_loss: ``(scenarios, positions)`` losses.
         weights: ``(scenarios,)`` probabilities summing to 1.
         levels: confidence levels.
-
-    Returns:
-        ``(var, es, component_es)`` keyed by level (`metrics._key`); component ES is a
-        ``(positions,)`` array.
     """
     loss = pos_loss.sum(axis=1)
     order = np.lexsort((np.arange(len(loss)), -loss))  # worst first, ties by index
     w = weights[order]
     cw = np.cumsum(w)
-    var, es, comp = {}, {}, {}
+    var, comp = [], []
     for a in levels:
         t = 1.0 - a
         k = int(np.searchsorted(cw, t * (1 - 1e-12)))
         k = min(k, len(loss) - 1)
         part = np.append(w[:k], t - (cw[k - 1] if k else 0.0))
         rows = pos_loss[order[:k + 1]]
-        var[_key(a)] = float(loss[order[k]])
-        comp[_key(a)] = part @ rows / t
-        es[_key(a)] = float(comp[_key(a)].sum())
-    return var, es, comp
+        var.append(float(loss[order[k]]))
+        comp.append(part @ rows / t)
+    comp = np.array(comp, np.float64).reshape(len(var), pos_loss.shape[1])
+    return WeightedTail(np.array(var, np.float64), comp.sum(axis=1), comp)
 
 
 def age_weighted_tail(problem: Problem, pos_loss: np.ndarray, weights: np.ndarray,
@@ -113,25 +118,25 @@ def age_weighted_tail(problem: Problem, pos_loss: np.ndarray, weights: np.ndarra
     """Results of age-weighted scenarios, as `equal_tail`, weighted where they can be."""
     rk = problem.risk
     loss = pos_loss.sum(axis=1)
-    var, es, comp = weighted_tail(pos_loss, weights, rk.levels)
+    wt = weighted_tail(pos_loss, weights, rk.levels)
     mean = float(weights @ loss)
     d = loss - mean
     sd = float(np.sqrt(weights @ d ** 2))
     skew = float(weights @ d ** 3) / sd ** 3 if sd > 0 else 0.0
     kurt = float(weights @ d ** 4) / sd ** 4 - 3.0 if sd > 0 else 0.0
     # ES of the book without each position, for incremental ES (few scenarios: direct).
-    without = [weighted_tail(np.delete(pos_loss, j, axis=1), weights, rk.levels)[1]
-               for j in range(pos_loss.shape[1])]
+    without = np.array([weighted_tail(np.delete(pos_loss, j, axis=1), weights, rk.levels).es
+                        for j in range(pos_loss.shape[1])]).reshape(-1, len(rk.levels))
     n_eff = 1.0 / float(weights @ weights)
     counts, edges = np.histogram(loss, rk.histogram_bins)
     contributions = tuple(
-        Contribution(a, np.asarray(comp[_key(a)], np.float64), None, None,
-                     np.array([es[_key(a)] - w[_key(a)] for w in without]),
-                     attribution.by_group(groups, comp[_key(a)]))
-        for a in rk.levels)
+        Contribution(a, wt.component[i], None, None, wt.es[i] - without[:, i],
+                     attribution.by_group(groups, wt.component[i]))
+        for i, a in enumerate(rk.levels))
     worst = np.argsort(-loss, kind="stable")[:attribution.WORST]
     tail = TailResult(
-        tuple(TailMetrics(a, var[_key(a)], es[_key(a)], None, None) for a in rk.levels),
+        tuple(TailMetrics(a, float(wt.var[i]), float(wt.es[i]), None, None)
+              for i, a in enumerate(rk.levels)),
         LossStats(n_scenarios=len(loss), mean=mean, stdev=sd, skew=skew, excess_kurtosis=kurt,
                   worst_loss=float(loss.max()), prob_loss=float(weights @ (loss > 0)),
                   mean_stderr=sd / float(np.sqrt(n_eff)), effective_scenarios=n_eff),

@@ -182,6 +182,17 @@ class ScenarioSource(NamedTuple):
     filter: Any
 
 
+class BucketVega(NamedTuple):
+    """Vega per expiry bucket of the positions marked on `market.surface`
+    (`mcrisk.riskengine.vega.surface_vega`), per 1.00 of vol, quantities included."""
+
+    buckets: tuple[str, ...]  # labels: <=7d, 7-30d, ..., >180d
+    book: np.ndarray  # (buckets,)
+    marked: tuple[str, ...]  # positions with a surface vega, in book order
+    positions: np.ndarray  # (marked, buckets): each in its own expiry's bucket only
+    not_marked: tuple[str, ...]  # positions valued by Monte Carlo: no surface vega
+
+
 class RiskResult(NamedTuple):
     """`simulate_risk`: the book's horizon risk."""
 
@@ -192,7 +203,7 @@ class RiskResult(NamedTuple):
     today: Today
     methods_at_horizon: tuple[str, ...] | None  # per position; None for history
     scenario_source: ScenarioSource | None  # None: model scenarios
-    vega_by_expiry: dict | None  # `vega.surface_vega`, with market.surface
+    vega_by_expiry: BucketVega | None  # with market.surface
     profile: ExposureProfile | None  # with risk.dates
     delta_gamma: DeltaGamma | None  # with risk.method delta_gamma
     stress: tuple[StressLoss, ...]
@@ -219,7 +230,7 @@ class StressResult(NamedTuple):
     today: Today
     stress: tuple[StressLoss, ...]
     margin: Margin | None
-    vega_by_expiry: dict | None
+    vega_by_expiry: BucketVega | None
     names: tuple[str, ...]  # positions
     assets: tuple[str, ...]
     model: str

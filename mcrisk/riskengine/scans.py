@@ -66,11 +66,6 @@ def margin_notes(margin: Margin | None) -> list[str]:
     return list(margin.notes) if margin is not None else []
 
 
-def _label(lab: dict, assets) -> str:
-    who = "every asset" if lab["asset"] is None else assets[lab["asset"]]
-    return f"(spot {lab['spot']:+.4g}, vol {lab['vol'] * 100:+.4g} pts on {who})"
-
-
 def _margin(problem: Problem, prep, base, q, progress: Tracker) -> Margin:
     grid = problem.risk.margin
     m = problem.market
@@ -78,29 +73,28 @@ def _margin(problem: Problem, prep, base, q, progress: Tracker) -> Margin:
     venues = [p.venue or "default" for p in problem.positions]
     venue_names = sorted(set(venues))
     sel = np.array([[x == v for x in venues] for v in venue_names])
-    r, vol, weight, labels = stress.margin_grid(problem, prep, base, stress_paths(problem),
-                                                books=np.vstack([q[None], q * sel]))
-    progress.update(1, len(labels))
+    r, pts = stress.margin_grid(problem, prep, base, stress_paths(problem),
+                                books=np.vstack([q[None], q * sel]))
+    progress.update(1, len(pts.weight))
     vals = r.values
     names = [p.name for p in problem.positions]
     require_finite(vals, names, lambda i: (
-        f"margin.points[{i}]", "margin grid point " + _label(labels[i], m.assets)))
+        f"margin.points[{i}]", "margin grid point " + pts.label(i, m.assets)))
     pos_loss = q * r.unit_losses(base)  # (points, positions)
     book_loss = pos_loss.sum(axis=1) + 0.0  # never -0.0
-    req, worst = stress.margin_requirement(book_loss, weight, labels, grid.mode, m.n_assets)
-    req_se = stress.requirement_stderr(book_loss, r.book_loss_stderr[:, 0], weight, labels,
-                                       grid.mode, m.n_assets)
+    req, worst = stress.margin_requirement(book_loss, pts, grid.mode)
+    req_se = stress.requirement_stderr(book_loss, r.book_loss_stderr[:, 0], pts, grid.mode)
     per_venue, per_venue_se = {}, {}
     for b, v in enumerate(venue_names):
         loss_v = pos_loss[:, sel[b]].sum(axis=1)
-        per_venue[v], _ = stress.margin_requirement(loss_v, weight, labels, grid.mode,
-                                                    m.n_assets)
+        per_venue[v], _ = stress.margin_requirement(loss_v, pts, grid.mode)
         per_venue_se[v] = stress.requirement_stderr(loss_v, r.book_loss_stderr[:, 1 + b],
-                                                    weight, labels, grid.mode, m.n_assets)
-    points = tuple(MarginPoint(None if lab["asset"] is None else m.assets[lab["asset"]],
-                               lab["spot"], lab["vol"], lab["weight"], float(l), float(e))
-                   for lab, l, e in zip(labels, book_loss, r.book_loss_stderr[:, 0]))
-    floored = stress.floored_points(problem, vol)
+                                                    pts, grid.mode)
+    points = tuple(MarginPoint(None if a < 0 else m.assets[a], float(mv), float(dv), float(w),
+                               float(l), float(e))
+                   for a, mv, dv, w, l, e in zip(pts.asset, pts.move, pts.shift, pts.weight,
+                                                 book_loss, r.book_loss_stderr[:, 0]))
+    floored = stress.floored_points(problem, pts.vol)
     notes = []
     any_floored = floored.any(axis=1) | stress.surface_floor_notes(r, notes)
     for a in np.flatnonzero(floored.any(axis=0)):

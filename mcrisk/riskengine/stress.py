@@ -12,6 +12,7 @@ standard error of the difference to today's value estimated on the same inner pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -271,37 +272,60 @@ def floored_points(problem: Problem, vol_shocks: np.ndarray) -> np.ndarray:
     return shocked_vols(problem.model.base_vols(problem.market), vol_shocks)[1]
 
 
-def margin_points(grid: MarginGrid, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                             list[dict]]:
-    """Scan points: (spot shocks, vol shocks, loss weights, labels)."""
+class GridPoints(NamedTuple):
+    """A margin grid's scan points, one row each.
+
+    Attributes:
+      spot: ``(points, assets)`` relative spot shocks.
+      vol: ``(points, assets)`` vol shifts (absolute, 0.1 = 10 vol points).
+      weight: ``(points,)`` loss weights (extreme points are weighted down).
+      asset: ``(points,)`` int, the asset a per-asset scan moves; -1 where every asset moves
+        (joint mode).
+      move: ``(points,)`` the point's spot move (the shock of each asset it moves).
+      shift: ``(points,)`` its vol shift.
+    """
+
+    spot: np.ndarray
+    vol: np.ndarray
+    weight: np.ndarray
+    asset: np.ndarray
+    move: np.ndarray
+    shift: np.ndarray
+
+    def label(self, i: int, assets: Sequence[str] | None = None) -> str:
+        """Point `i` in words, for messages."""
+        a = int(self.asset[i])
+        who = ("every asset" if a < 0 else
+               (assets[a] if assets is not None else f"asset {a}"))
+        return f"(spot {self.move[i]:+.4g}, vol {self.shift[i] * 100:+.4g} pts on {who})"
+
+    def scans(self) -> list[np.ndarray]:
+        """Indices of each scan's points: one scan in joint mode, one per asset otherwise."""
+        return [np.flatnonzero(self.asset == a) for a in np.unique(self.asset)]
+
+
+def margin_points(grid: MarginGrid, n_assets: int) -> GridPoints:
+    """The scan points of `grid` on a market of `n_assets` assets."""
     half = (grid.spot_steps - 1) // 2
     moves = grid.spot_range * np.arange(-half, half + 1) / half
     vols = [-grid.vol_shift, 0.0, grid.vol_shift] if grid.vol_shift > 0 else [0.0]
     extremes = grid.extreme_multiple * grid.spot_range * np.array([-1.0, 1.0])
-    scans = [(a,) for a in range(n_assets)] if grid.mode == "per_asset" else [None]
-    spot, vol, weight, labels = [], [], [], []
-    for scan in scans:
-        mask = np.ones(n_assets) if scan is None else np.eye(n_assets)[scan[0]]
-        for mv in moves:
-            for dv in vols:
-                spot.append(mv * mask)
-                vol.append(dv * mask)
-                weight.append(1.0)
-                labels.append({"asset": None if scan is None else scan[0], "spot": float(mv),
-                               "vol": float(dv), "weight": 1.0})
+    scans = list(range(n_assets)) if grid.mode == "per_asset" else [-1]
+    rows = []  # (asset, move, shift, weight)
+    for a in scans:
+        rows += [(a, mv, dv, 1.0) for mv in moves for dv in vols]
         if grid.extreme_multiple > 0 and grid.extreme_weight > 0:
-            for mv in extremes:
-                spot.append(mv * mask)
-                vol.append(0.0 * mask)
-                weight.append(grid.extreme_weight)
-                labels.append({"asset": None if scan is None else scan[0], "spot": float(mv),
-                               "vol": 0.0, "weight": grid.extreme_weight})
-    return np.array(spot), np.array(vol), np.array(weight), labels
+            rows += [(a, mv, 0.0, grid.extreme_weight) for mv in extremes]
+    asset, move, shift, weight = (np.array(c) for c in zip(*rows))
+    asset = asset.astype(np.int64)
+    mask = np.where(asset[:, None] < 0, 1.0,
+                    (asset[:, None] == np.arange(n_assets)).astype(np.float64))
+    return GridPoints(move[:, None] * mask, shift[:, None] * mask, weight.astype(np.float64),
+                      asset, move.astype(np.float64), shift.astype(np.float64))
 
 
 def margin_grid(problem: Problem, prep: Prepared, base: np.ndarray, paths: int,
-                books: np.ndarray | None = None) -> tuple[Revalued, np.ndarray, np.ndarray,
-                                                          list[dict]]:
+                books: np.ndarray | None = None) -> tuple[Revalued, GridPoints]:
     """Revalue every position at the points of `problem.risk.margin`'s grid.
 
     Args:
@@ -313,49 +337,49 @@ def margin_grid(problem: Problem, prep: Prepared, base: np.ndarray, paths: int,
         books: (books, positions) sub-books whose loss errors are wanted.
 
     Returns:
-        The revaluation (``r.unit_losses(base)``: (points, positions) loss per unit), the
-        (points, assets) vol shocks, the (points,) loss weights and the point labels.
+        The revaluation (``r.unit_losses(base)``: (points, positions) loss per unit) and
+        the grid's points.
     """
-    spot, vol, weight, labels = margin_points(problem.risk.margin, problem.market.n_assets)
+    pts = margin_points(problem.risk.margin, problem.market.n_assets)
+    spot, vol = pts.spot, pts.vol
     r = revalue_shocked(problem, prep, spot, vol, 0.0, paths, books=books,
                         moves=margin_moves(problem, vol))
     # An unshocked point is today's book. Revalued in the grid's own call, its float32
     # closed forms round differently from today's (another batch size, another position in
     # the vectorised loop): the (0%, 0 pts) point lost 0.02 instead of 0.
     unshocked = ((spot == 0) & (vol == 0)).all(axis=1)
-    return r._replace(values=np.where(unshocked[:, None], base, r.values)), vol, weight, labels
+    return r._replace(values=np.where(unshocked[:, None], base, r.values)), pts
 
 
-def margin_requirement(losses: np.ndarray, weights: np.ndarray, labels: list[dict],
-                       mode: str, n_assets: int) -> tuple[float, int]:
+def margin_requirement(losses: np.ndarray, points: GridPoints,
+                       mode: str) -> tuple[float, int]:
     """Requirement and the index of the worst point, for one sub-book's point losses."""
-    w = losses * weights
+    w = losses * points.weight
     # A NaN loss must raise, never read as "no loss" through max(0, nan) == 0.
-    worst = finite_max(w, "margin.points", [f"weighted loss of grid point {lab}"
-                                            for lab in labels])
+    worst = finite_max(w, "margin.points", [f"weighted loss of grid point {points.label(i)}"
+                                            for i in range(len(w))])
     if mode == "joint":
         return max(0.0, float(w[worst])), worst
     total, worst, worst_val = 0.0, 0, -np.inf
-    for a in range(n_assets):
-        idx = [i for i, lab in enumerate(labels) if lab["asset"] == a]
+    for idx in points.scans():
         j = idx[int(np.argmax(w[idx]))]
         total += max(0.0, float(w[j]))
         if w[j] > worst_val:
-            worst, worst_val = j, w[j]
+            worst, worst_val = int(j), w[j]
     return total, worst
 
 
-def requirement_stderr(losses: np.ndarray, stderr: np.ndarray, weights: np.ndarray,
-                       labels: list[dict], mode: str, n_assets: int) -> float:
+def requirement_stderr(losses: np.ndarray, stderr: np.ndarray, points: GridPoints,
+                       mode: str) -> float:
     """Monte Carlo standard error of `margin_requirement`: that of the weighted loss of the
     point(s) it takes (per_asset: their sum, a bound, as the points share inner paths)."""
+    weights = points.weight
     w = losses * weights
     if mode == "joint":
         j = int(np.argmax(w))
         return float(weights[j] * stderr[j]) if w[j] > 0 else 0.0
     total = 0.0
-    for a in range(n_assets):
-        idx = [i for i, lab in enumerate(labels) if lab["asset"] == a]
+    for idx in points.scans():
         j = idx[int(np.argmax(w[idx]))]
         total += float(weights[j] * stderr[j]) if w[j] > 0 else 0.0
     return total

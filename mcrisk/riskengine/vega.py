@@ -21,6 +21,7 @@ from mcrisk.instruments.book import init_obs
 from mcrisk.models import REGISTRY
 from mcrisk.problem import Problem
 from mcrisk.riskengine import surfvol
+from mcrisk.riskengine.results import BucketVega
 from mcrisk.riskengine.revalue import (ScenarioState, closed_values, group_arrays, plan_date,
                                        valuation_grid)
 
@@ -30,15 +31,10 @@ def bucket_labels(edges) -> list[str]:
             + [f">{edges[-1]:g}d"])
 
 
-def surface_vega(problem: Problem) -> dict | None:
+def surface_vega(problem: Problem) -> BucketVega | None:
     """Vega per expiry bucket (edges `market.surface.vega_buckets`, in days), per 1.00 of
     vol, of the book and each surface-marked position (scaled by its quantity); None
-    without a surface.
-
-    Returns:
-      ``{"buckets": labels, "book": {label: vega}, "positions": {name: {label: vega}},
-      "not_marked": [names]}``.
-    """
+    without a surface."""
     got = _marked(problem)
     return None if got is None else got[0]
 
@@ -63,7 +59,7 @@ def surface_values(problem: Problem, mc_values: dict) -> dict | None:
                        for n in names}}
 
 
-def _marked(problem: Problem) -> tuple[dict, dict] | None:
+def _marked(problem: Problem) -> tuple[BucketVega, dict] | None:
     """(vega by bucket as `surface_vega` returns it, {name: value on the surface}) of the
     surface-marked positions."""
     if problem.surface is None:
@@ -72,30 +68,30 @@ def _marked(problem: Problem) -> tuple[dict, dict] | None:
     prep = prepare(problem)
     dp = plan_date(problem, prep, 0.0, 4, valuation_grid(problem, [0.0]))
     groups = {k: g for k, g in dp.groups.items() if k in surfvol.KINDS}
-    labels = bucket_labels(edges)
-    out = {"buckets": labels, "book": dict.fromkeys(labels, 0.0), "positions": {},
-           "not_marked": []}
+    labels = tuple(bucket_labels(edges))
+    names = [p.name for p in problem.positions]
     if not groups:
-        out["not_marked"] = [p.name for p in problem.positions]
-        return out, {}
+        return BucketVega(labels, np.zeros(len(labels)), (), np.zeros((0, len(labels))),
+                          tuple(names)), {}
     dp_g = type(dp)(date=0.0, expired=dp.expired, groups=groups, nested_idx=dp.nested_idx,
                     nested=None, nested_src={})
     values, vegas = jax.device_get(_vega_kernel(prep.spec.model, prep.plan.shape, prep.params,
                                                 prep.terms, group_arrays(dp_g, prep.spec.dtype)))
-    marked, marks = set(), {}
+    vega, marks = {}, {}
     for kind, g in groups.items():
         for i, v, x in zip(g["idx"], np.asarray(vegas[kind], np.float64),
                            np.asarray(values[kind], np.float64)):
             p = problem.positions[int(i)]
             days = 365.0 * p.terms["expiry"]
-            label = labels[int(np.searchsorted(np.asarray(edges, float), days, side="left"))]
-            vq = float(p.quantity * v) + 0.0
-            out["positions"][p.name] = {b: (vq if b == label else 0.0) for b in labels}
-            out["book"][label] += vq
+            row = np.zeros(len(labels))
+            row[int(np.searchsorted(np.asarray(edges, float), days, side="left"))] = \
+                float(p.quantity * v)
+            vega[int(i)] = row + 0.0  # never -0.0
             marks[p.name] = float(p.quantity * x) + 0.0
-            marked.add(int(i))
-    out["not_marked"] = [p.name for i, p in enumerate(problem.positions) if i not in marked]
-    return out, marks
+    order = sorted(vega)
+    rows = np.array([vega[i] for i in order]).reshape(len(order), len(labels))
+    return BucketVega(labels, rows.sum(axis=0) + 0.0, tuple(names[i] for i in order), rows,
+                      tuple(n for i, n in enumerate(names) if i not in vega)), marks
 
 
 @partial(jax.jit, static_argnames=("model", "shape"))

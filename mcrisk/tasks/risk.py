@@ -13,7 +13,7 @@ import numpy as np
 from mcrisk import units
 from mcrisk.errors import check_finite
 from mcrisk.report.text import fmt, points
-from mcrisk.riskengine.results import (Contribution, LossStats, Margin, RiskResult,
+from mcrisk.riskengine.results import (BucketVega, Contribution, LossStats, Margin, RiskResult,
                                        StressLoss, StressResult, TailResult, Today)
 
 
@@ -101,6 +101,14 @@ def _contributions(contrib: tuple[Contribution, ...], names) -> dict:
     return out
 
 
+def vega_dict(v: BucketVega) -> dict:
+    """``{"buckets": labels, "book": {label: vega}, "positions": {name: {label: vega}},
+    "not_marked": [names]}``."""
+    return {"buckets": list(v.buckets), "book": _per(v.buckets, v.book),
+            "positions": {n: _per(v.buckets, row) for n, row in zip(v.marked, v.positions)},
+            "not_marked": list(v.not_marked)}
+
+
 def _today(t: Today, names) -> dict:
     return {"book": t.book, "positions": _per(names, t.positions),
             "stderr": _per(names, t.stderr), "method": dict(zip(names, t.method))}
@@ -183,7 +191,7 @@ def risk_dict(r: RiskResult) -> dict:
     else:
         out["methods_at_horizon"] = dict(zip(names, r.methods_at_horizon))
     if r.vega_by_expiry is not None:
-        out["vega_by_expiry"] = r.vega_by_expiry
+        out["vega_by_expiry"] = vega_dict(r.vega_by_expiry)
     if r.profile is not None:
         out["profile"] = _profile(r.profile)
     if r.delta_gamma is not None:
@@ -211,7 +219,7 @@ def stress_dict(r: StressResult) -> dict:
     out = {"task": "stress", "today": _today(r.today, r.names)}
     out.update(_stress_and_margin(r, r.names))
     if r.vega_by_expiry is not None:
-        out["vega_by_expiry"] = r.vega_by_expiry
+        out["vega_by_expiry"] = vega_dict(r.vega_by_expiry)
     out.update(model=r.model, dtype=r.dtype, seed=r.seed, n_paths=r.n_paths,
                units=dict(units.RISK), notes=list(r.notes))
     return check_finite(out)

@@ -113,13 +113,13 @@ def test_margin_hedge_is_below_the_delta_hedge_and_recomputed_by_stress(mode):
     assert stressed["margin"]["requirement"] == pytest.approx(ev["optimised"].margin,
                                                               rel=1e-9)
     g = run.problem.grid
-    scans = sorted({lab["asset"] for lab in g.labels}, key=lambda a: -1 if a is None else a)
+    scans = sorted(set(g.points.asset.tolist()))
     m, s = g.units.shape[1], len(scans)
     a_ub, b_ub = [], []
-    for j, lab in enumerate(g.labels):
+    for j, a in enumerate(g.points.asset.tolist()):
         row = np.zeros(m + s)
         row[:m] = g.weights[j] * g.units[j]
-        row[m + scans.index(lab["asset"])] = -1.0
+        row[m + scans.index(a)] = -1.0
         a_ub.append(row)
         b_ub.append(-g.weights[j] * g.book[j])
     lp = linprog(np.r_[np.zeros(m), np.ones(s)], A_ub=np.array(a_ub), b_ub=b_ub,

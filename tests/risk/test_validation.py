@@ -26,13 +26,13 @@ HESTON = dict(
 
 def test_margin_requirement_raises_on_nan_loss():
     # max(0, nan) is 0.0: a NaN grid loss used to read as "no margin needed".
-    spot, vol, weight, labels = stress.margin_points(mcrisk.problem.MarginGrid(), 1)
-    losses = np.linspace(-1.0, 1.0, len(weight))
+    pts = stress.margin_points(mcrisk.problem.MarginGrid(), 1)
+    losses = np.linspace(-1.0, 1.0, len(pts.weight))
     losses[3] = np.nan
     with pytest.raises(NonFiniteError, match=r"^margin.points\[3\]: computed nan"):
-        stress.margin_requirement(losses, weight, labels, "joint", 1)
+        stress.margin_requirement(losses, pts, "joint")
     with pytest.raises(NonFiniteError, match=r"^margin.points\[3\]"):
-        stress.margin_requirement(losses, weight, labels, "per_asset", 1)
+        stress.margin_requirement(losses, pts, "per_asset")
 
 
 def test_nan_revaluation_names_the_position():
