@@ -32,8 +32,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import log_ndtr, ndtr
 
+from mcrisk.analytic import normal
+from mcrisk.analytic.normal import ndtr
 from mcrisk.models import heston
 from mcrisk.models.base import correlate
 
@@ -194,15 +195,14 @@ def record_step(masks: dict, families: dict) -> jax.Array:
 def _scaled_mass(e: jax.Array | None, lo: jax.Array, hi: jax.Array) -> jax.Array:
     """``exp(e) (Phi(hi) - Phi(lo))`` for lo <= hi (e None: 1), the tail nearer zero first.
 
-    With e, in logs: the reflected barrier term multiplies a mass that underflows by a
-    factor exp(e) that overflows.
+    With e, scaled out of underflow (`normal.scaled_mass`): the reflected barrier term
+    multiplies a mass that underflows by a factor exp(e) that overflows.
     """
     flip = lo > 0  # both bounds mirrored into the lower tail: no cancellation
     a, b = jnp.where(flip, -hi, lo), jnp.where(flip, -lo, hi)
     if e is None:
         return ndtr(b) - ndtr(a)
-    la, lb = log_ndtr(a), log_ndtr(b)
-    return jnp.exp(e + lb) * -jnp.expm1(la - lb)
+    return normal.scaled_mass(e, a, b)
 
 
 def vanilla(mu: jax.Array, v: jax.Array, k: jax.Array, sg: jax.Array) -> jax.Array:
