@@ -25,8 +25,8 @@ from mcrisk.models.base import Params
 from mcrisk.problem import Problem, min_steps_of
 from mcrisk.progress import Tracker
 from mcrisk.sharding import chunk_samples, local_device_count, sharded_moments
-from mcrisk.simulate import (KernelSpec, make_layout, make_params, row_assets, sample_greeks,
-                             sample_payoffs, scan_inputs)
+from mcrisk.simulate import (KernelSpec, chunk_greeks, chunk_payoffs, make_layout, make_params,
+                             row_assets, scan_inputs)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.
     """Moments of (per-position payoffs, book payoff) over one chunk of samples, one row
     per device (see `sharding.sharded_moments`)."""
     def values(keys):
-        vals = jax.vmap(lambda k: sample_payoffs(spec, params, terms, xs, k))(keys)
+        vals = chunk_payoffs(spec, params, terms, xs, keys)
         return jnp.concatenate([vals, jnp.sum(vals * q, axis=-1, keepdims=True)], axis=-1)
 
     return sharded_moments(values, root, start, n_valid, spec.samples, devices)
@@ -147,11 +147,14 @@ def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax
     (all spots at once to second order, all vols, the rate), split per asset at the payoff
     (`simulate.path_greeks`).
     """
-    def rows(key):
-        g = sample_greeks(spec, params, terms, xs, key, cross)
-        return jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
+    gate = n_valid > 0  # a predicate XLA cannot fold (see `simulate.path_greeks`)
 
-    return sharded_moments(jax.vmap(rows), root, start, n_valid, spec.samples, devices)
+    def rows(keys):
+        return tuple(jnp.concatenate([g, jnp.sum(g * q, axis=-1, keepdims=True)], axis=-1)
+                     for g in chunk_greeks(spec, params, terms, xs, keys, cross, gate)
+                     if g.shape[1])
+
+    return sharded_moments(rows, root, start, n_valid, spec.samples, devices)
 
 
 def run_chunks(prep: Prepared, kernel: Callable, params: Params | None = None,

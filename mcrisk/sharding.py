@@ -75,7 +75,8 @@ def sharded_moments(per_sample: Callable, root: jax.Array, start: jax.Array,
     """Moments of ``per_sample(keys)`` over one chunk, one row per device.
 
     Args:
-        per_sample: maps (k,) sample keys to values of shape (k, ...).
+        per_sample: maps (k,) sample keys to values of shape (k, ...), or to a tuple of
+            such arrays (k, rows_i, ...), whose moments are concatenated along the rows.
         root: the run's root key; sample i's key is `random.index_keys(root, i)`.
         start: uint32 global index of the chunk's first sample.
         n_valid: int32; samples past it are padding and carry weight 0.
@@ -91,7 +92,16 @@ def sharded_moments(per_sample: Callable, root: jax.Array, start: jax.Array,
 
     def local(idx):
         vals = per_sample(index_keys(root, idx))
-        weights = (idx < last).astype(vals.dtype)
-        return jax.tree_util.tree_map(lambda a: a[None], stats.chunk_moments(vals, weights))
+        if isinstance(vals, tuple):
+            # Each part reduced on its own, then joined: parts computed from shared
+            # intermediates (the Greeks rows of one payoff) and concatenated first would be
+            # one fusion that evaluates every shared intermediate once per part.
+            weights = (idx < last).astype(vals[0].dtype)
+            parts = [stats.chunk_moments(v, weights) for v in vals]
+            out = (parts[0][0], jnp.concatenate([m[1] for m in parts]),
+                   jnp.concatenate([m[2] for m in parts]))
+        else:
+            out = stats.chunk_moments(vals, (idx < last).astype(vals.dtype))
+        return jax.tree_util.tree_map(lambda a: a[None], out)
 
     return over_samples(local, start, samples, devices)

@@ -110,17 +110,19 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
 
 
 def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
-            cond=None) -> jax.Array:
+            cond=None, families: tuple[str, ...] | None = None) -> jax.Array:
     """Discounted payoff per position of one path, in family order (see `BookPlan.order`).
 
     `cond` (Greeks kernel): what `conditional.record` kept along the path. Terminal
     single-asset, asian and barrier payoffs are then replaced by their conditional
     expectation over the last step, and multi-asset vanilla rows carry the pathwise-LR gamma
     (`mcrisk.instruments.conditional`): all their Greeks unbiased, no smoothing.
+    `families`: only these families' rows (still in family order).
     """
     # Registry order, not the dict's: pytrees come back from a scan with sorted keys.
     out = [f.payoff(obs.stats[f.NAME], terms[f.NAME], obs.snap, spots, rate, cond)
-           for f in FAMILIES if f.NAME in obs.stats]
+           for f in FAMILIES
+           if f.NAME in obs.stats and (families is None or f.NAME in families)]
     return jnp.concatenate(out) if out else jnp.zeros((0,), spots.dtype)
 
 

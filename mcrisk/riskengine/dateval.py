@@ -19,7 +19,7 @@ from mcrisk.instruments.book import Obs, take_rows
 from mcrisk.models.base import Params, State
 from mcrisk.random import sample_keys
 from mcrisk.riskengine.revalue import DatePlan, ScenarioState, closed_values, group_arrays
-from mcrisk.simulate import KernelSpec, sample_payoffs
+from mcrisk.simulate import KernelSpec, chunk_payoffs
 
 
 class DateSpec(NamedTuple):
@@ -141,5 +141,4 @@ def _nested_samples(spec: DateSpec, d: dict, st: ScenarioState, p: Params, vols:
     start = (State(x=st.x, v=v), start_obs)
     inner_params = p._replace(vols=vols)
     keys = sample_keys(key, jnp.asarray(0, jnp.uint32), spec.inner_samples)
-    return jax.vmap(lambda k: sample_payoffs(spec.nested, inner_params, d["terms"], d["xs"],
-                                             k, start))(keys)
+    return chunk_payoffs(spec.nested, inner_params, d["terms"], d["xs"], keys, start)

@@ -91,8 +91,8 @@ def test_shared_streams_equal_plain_forward_mode(model):
     prep = prepare(build(_cfg(model)), greeks=True)
     assert -2 in prep.spec.row_assets and max(prep.spec.row_assets) == 2
     keys = index_keys(jax.random.key(prep.problem.sim.seed), jnp.arange(4, dtype=jnp.uint32))
-    got = jax.jit(jax.vmap(lambda k: sample_greeks(prep.spec, prep.params, prep.terms,
-                                                   prep.xs, k, True)))(keys)
+    got = jax.jit(jax.vmap(lambda k: jnp.concatenate(
+        sample_greeks(prep.spec, prep.params, prep.terms, prep.xs, k, True))))(keys)
     want = jax.jit(jax.vmap(lambda k: _reference(prep, k)))(keys)
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape == (4, 3 * 3 + 1 + 3, len(prep.problem.positions))
