@@ -17,8 +17,8 @@ import numpy as np
 from mcrisk import corr as corrlib
 from mcrisk.grid import TimeGrid
 from mcrisk.instruments import conditional
-from mcrisk.instruments.book import (BookPlan, BookShape, Obs, init_obs, init_records, payoffs,
-                                     record_families, update_obs)
+from mcrisk.instruments.book import (BookPlan, BookShape, Obs, init_obs, init_records, lr_gammas,
+                                     payoffs, record_families, update_obs)
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params, State
 from mcrisk.problem import Problem
@@ -128,10 +128,10 @@ def _step(spec: KernelSpec, params: Params, terms: dict, x: dict, draws, carry: 
 
 
 def _finish(spec: KernelSpec, params: Params, terms: dict, carry: tuple,
-            families: tuple[str, ...] | None = None) -> jax.Array:
+            families: tuple[str, ...] | None = None, lr_term: bool = True) -> jax.Array:
     _, obs, cond, _ = carry
     return payoffs(obs, terms, params.spots, params.rate, cond[0] if spec.greeks else None,
-                   families)
+                   families, lr_term)
 
 
 def _draws(spec: KernelSpec, params: Params, key: jax.Array, mirror: jax.Array, first,
@@ -411,7 +411,7 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
     multi = np.flatnonzero(ra == -2)
     if multi.size:
         g1, g2, gv, gc = materialise(
-            lambda c, t: _multi_greeks(spec, terms, st, theta, c, t, multi, cross), c, tangents)
+            lambda c, t: _multi_greeks(spec, params, terms, st, c, t, multi, cross), c, tangents)
         delta = delta.at[:, multi].set(g1)
         gamma = gamma.at[:, multi].set(g2)
         vegas = vegas.at[:, multi].set(gv)
@@ -420,12 +420,14 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
     return delta, gamma, vegas, rho[None], cross_rows
 
 
-def _multi_greeks(spec: KernelSpec, terms: dict, st: dict, theta: tuple, c: tuple,
+def _multi_greeks(spec: KernelSpec, params: Params, terms: dict, st: dict, c: tuple,
                   tangents: tuple, multi: np.ndarray, cross: bool) -> tuple:
     """Greeks of the rows `multi` (on several assets), asset by asset: the streams masked by
-    each carry entry's owner. ``(delta, gamma, vega, cross gamma)``, each (assets or pairs,
-    rows); cross gamma empty without `cross`."""
+    each carry entry's owner, plus the likelihood-ratio (cross) gammas read directly
+    (`book.lr_gammas`). ``(delta, gamma, vega, cross gamma)``, each (assets or pairs, rows);
+    cross gamma empty without `cross`."""
     n = spec.book.n_assets
+    theta = (params.spots, params.vols, params.rate)
     dtype = theta[0].dtype
     zn, z0 = jnp.zeros((n,), dtype), jnp.zeros((), dtype)
     zero_t = (zn, zn, z0)
@@ -439,7 +441,9 @@ def _multi_greeks(spec: KernelSpec, terms: dict, st: dict, theta: tuple, c: tupl
     local = np.concatenate([np.arange(spec.book.rows(f).start, spec.book.rows(f).stop)
                             for f in fams])
     at = np.searchsorted(local, multi)
-    fm = lambda p, cc: _finish(spec, p, terms, cc, fams)[at]  # noqa: E731
+    fm = lambda p, cc: _finish(spec, p, terms, cc, fams, lr_term=False)[at]  # noqa: E731
+    _, obs, cond, _ = c
+    lr = lr_gammas(spec.book, obs, terms, params.spots, params.rate, cond[0], fams)[at]
     fs, cs = st["spot"].restrict(fm, c)
     fv, cv = st["vol"].restrict(fm, c)
 
@@ -458,6 +462,7 @@ def _multi_greeks(spec: KernelSpec, terms: dict, st: dict, theta: tuple, c: tupl
 
     idx = jnp.arange(n, dtype=jnp.int32)
     g1, g2 = jax.vmap(own_gamma)(idx)
+    g2 = g2 + jnp.diagonal(lr, axis1=1, axis2=2).T
     gv = jax.vmap(vega)(idx)
     if not cross:
         return g1, g2, gv, jnp.zeros((0, multi.size), dtype)
@@ -469,8 +474,8 @@ def _multi_greeks(spec: KernelSpec, terms: dict, st: dict, theta: tuple, c: tupl
         return _second(fs, (theta, cs), ((eye[i], zn, z0), mask(t1, st["spot"], i)),
                        ((eye[j], zn, z0), mask(t1, st["spot"], j)), (zero_t, zc))[2]
 
-    return g1, g2, gv, jax.vmap(cross_gamma)(jnp.asarray(pi, jnp.int32),
-                                             jnp.asarray(pj, jnp.int32))
+    return g1, g2, gv, lr[:, pi, pj].T + jax.vmap(cross_gamma)(jnp.asarray(pi, jnp.int32),
+                                                                jnp.asarray(pj, jnp.int32))
 
 
 def _pairs(fn: Callable, keys: jax.Array, antithetic: bool):

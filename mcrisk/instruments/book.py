@@ -110,20 +110,34 @@ def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
 
 
 def payoffs(obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
-            cond=None, families: tuple[str, ...] | None = None) -> jax.Array:
+            cond=None, families: tuple[str, ...] | None = None,
+            lr_term: bool = True) -> jax.Array:
     """Discounted payoff per position of one path, in family order (see `BookPlan.order`).
 
     `cond` (Greeks kernel): what `conditional.record` kept along the path. Terminal
     single-asset, asian and barrier payoffs are then replaced by their conditional
     expectation over the last step, and multi-asset vanilla rows carry the pathwise-LR gamma
     (`mcrisk.instruments.conditional`): all their Greeks unbiased, no smoothing.
-    `families`: only these families' rows (still in family order).
+    `families`: only these families' rows (still in family order). `lr_term` False: the
+    families with likelihood-ratio gammas leave them out (`lr_gammas` gives them).
     """
     # Registry order, not the dict's: pytrees come back from a scan with sorted keys.
-    out = [f.payoff(obs.stats[f.NAME], terms[f.NAME], obs.snap, spots, rate, cond)
+    out = [f.payoff(obs.stats[f.NAME], terms[f.NAME], obs.snap, spots, rate, cond,
+                    **({} if lr_term or not hasattr(f, "lr_gamma") else {"lr_term": False}))
            for f in FAMILIES
            if f.NAME in obs.stats and (families is None or f.NAME in families)]
     return jnp.concatenate(out) if out else jnp.zeros((0,), spots.dtype)
+
+
+def lr_gammas(shape: BookShape, obs: Obs, terms: dict, spots: jax.Array, rate: jax.Array,
+              cond, families: tuple[str, ...]) -> jax.Array:
+    """(rows, n, n) likelihood-ratio gammas of the rows of `families` (as `payoffs` orders
+    them; zero for families without them)."""
+    n = shape.n_assets
+    out = [f.lr_gamma(obs.stats[f.NAME], terms[f.NAME], obs.snap, spots, rate, cond)
+           if hasattr(f, "lr_gamma") else jnp.zeros((shape.size(f.NAME), n, n), spots.dtype)
+           for f in FAMILIES if f.NAME in obs.stats and f.NAME in families]
+    return jnp.concatenate(out)
 
 
 def record_families(rec: dict, obs: Obs, terms: dict, masks: dict, mean: jax.Array,

@@ -234,16 +234,18 @@ def vanilla_in(e: jax.Array | None, mu: jax.Array, sd: jax.Array, log_k: jax.Arr
     return sg * (_scaled_mass(e + growth, z_lo - sd, z_hi - sd) - k * _scaled_mass(e, z_lo, z_hi))
 
 
-def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:
-    """Exact payoff of multi-asset vanilla rows plus a zero-valued term carrying the gammas.
+def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array,
+                term: bool = True) -> jax.Array:
+    """Exact payoff of multi-asset vanilla rows plus (`term`) a zero-valued term carrying
+    the gammas.
 
     The payoff's own second derivatives are zero (plain max, no smoothing); the added
-    ``0.5 dev' G dev`` with ``dev = s - sg(s)`` is 0 with a zero first derivative, and its
-    second derivative along spots i and j is G_ij, the pathwise-LR (cross) gamma:
-    ``d2V / dlogS0_i dlogS0_j = E[h_i w_j]`` (the likelihood ratio of the pathwise
-    log-delta h_i), so ``G_ij = (h_i (w_j - d_ij) + h_j (w_i - d_ij)) / (2 S0_i S0_j)``,
-    symmetrised. `spots` (today's) carries the Greeks' tangents; `s_at` holds the spots at
-    each row's date.
+    ``0.5 dev' G dev`` with ``dev = s - sg(s)`` and G from `lr_gamma` is 0 with a zero first
+    derivative, and its second derivative along spots i and j is G_ij: differentiating the
+    path's payoffs twice gives the likelihood-ratio gammas. The Greeks kernel reads G from
+    `lr_gamma` directly instead (``term=False``), as differentiating the quadratic form
+    costs n^2 per path and direction. `spots` (today's) carries the Greeks' tangents;
+    `s_at` holds the spots at each row's date.
     """
     very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
     member = tt["member"]
@@ -252,16 +254,41 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
     lin = jnp.sum(tt["weights"] * s_at, axis=-1)
     u = jnp.where(tt["reduce"] == REDUCE_SUM, lin, jnp.where(tt["reduce"] == REDUCE_MAX, top,
                                                              bottom))
-    y = tt["sign"] * (u - tt["strike"])
-    pay = jnp.maximum(y, 0.0)
+    pay = jnp.maximum(tt["sign"] * (u - tt["strike"]), 0.0)
+    if not term:
+        return pay
+    g = lr_gamma(tt, rec, s_at, spots)
+    dev = spots - jax.lax.stop_gradient(spots)
+    # Two reductions, not one einsum over both axes: under the Greeks kernel's vmaps over
+    # paths and directions, its derivatives would build (rows, n, n) products per path and
+    # direction; this way each is reduced as it is formed.
+    g_dev = jnp.sum(g * dev[None, None, :], axis=-1)
+    return pay + 0.5 * jnp.sum(dev[None, :] * g_dev, axis=-1)
 
+
+def lr_gamma(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:
+    """(rows, n, n) pathwise-LR (cross) gammas of multi-asset vanilla rows, undiscounted,
+    not differentiable (every input under `stop_gradient`).
+
+    ``d2V / dlogS0_i dlogS0_j = E[h_i w_j]`` (the likelihood ratio of the pathwise log-delta
+    ``h_i = f'(S_T) dS_T / dlog S0_i``, w the score of the normal log spots), so
+    ``G_ij = (h_i (w_j - d_ij) + h_j (w_i - d_ij)) / (2 S0_i S0_j)``, symmetrised.
+    """
+    very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
     sg_s = jax.lax.stop_gradient(s_at)
+    member = tt["member"]
+    top = jnp.max(jnp.where(member, sg_s, very_low), axis=-1)
+    bottom = -jnp.max(jnp.where(member, -sg_s, very_low), axis=-1)
+    lin = jnp.sum(tt["weights"] * sg_s, axis=-1)
+    u = jnp.where(tt["reduce"] == REDUCE_SUM, lin, jnp.where(tt["reduce"] == REDUCE_MAX, top,
+                                                             bottom))
+    y = tt["sign"] * (u - tt["strike"])
     pick = jnp.where(tt["reduce"] == REDUCE_MAX,
                      jnp.argmax(jnp.where(member, sg_s, very_low), axis=-1),
                      jnp.argmin(jnp.where(member, sg_s, -very_low), axis=-1))
     du = jnp.where((tt["reduce"] == REDUCE_SUM)[:, None], tt["weights"],
                    jax.nn.one_hot(pick, s_at.shape[-1], dtype=s_at.dtype))
-    fprime = tt["sign"] * (jax.lax.stop_gradient(y) > 0).astype(s_at.dtype)
+    fprime = tt["sign"] * (y > 0).astype(s_at.dtype)
     s0 = jax.lax.stop_gradient(spots)
     log_delta = fprime[:, None] * du * sg_s  # dpayoff / dlog S0_i per row
     vols = jax.lax.stop_gradient(rec.vol[tt["slot"]])
@@ -277,13 +304,7 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> j
         score = score.at[tt["sv_row"]].set(sv_score)
     eye = jnp.eye(s_at.shape[-1], dtype=s_at.dtype)
     g = log_delta[:, :, None] * (score[:, None, :] - eye)  # (rows, i, j): h_i (w_j - d_ij)
-    g = 0.5 * (g + jnp.swapaxes(g, 1, 2)) / (s0[:, None] * s0[None, :])
-    dev = spots - jax.lax.stop_gradient(spots)
-    # Two reductions, not one einsum over both axes: under the Greeks kernel's vmaps over
-    # paths and directions, its derivatives would build (rows, n, n) products per path and
-    # direction; this way each is reduced as it is formed.
-    g_dev = jnp.sum(jax.lax.stop_gradient(g) * dev[None, None, :], axis=-1)
-    return pay + 0.5 * jnp.sum(dev[None, :] * g_dev, axis=-1)
+    return jax.lax.stop_gradient(0.5 * (g + jnp.swapaxes(g, 1, 2)) / (s0[:, None] * s0[None, :]))
 
 
 def precision_blocks(corr: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

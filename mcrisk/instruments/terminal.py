@@ -91,7 +91,10 @@ update = nothing
 
 
 def payoff(stats, terms: dict, snap: jax.Array, spots: jax.Array, rate: jax.Array,
-           cond: conditional.LastStep | None = None) -> jax.Array:
+           cond: conditional.LastStep | None = None, lr_term: bool = True) -> jax.Array:
+    """`lr_term`: with `cond`, multi-asset vanilla rows carry their likelihood-ratio gammas
+    as a zero-valued term (`conditional.lr_terminal`); False: the payoff alone, the gammas
+    then read from `lr_gamma`."""
     tt = terms
     eps = tt["eps"]
     s_at = snap[tt["slot"]]  # (terminal, assets)
@@ -105,8 +108,19 @@ def payoff(stats, terms: dict, snap: jax.Array, spots: jax.Array, rate: jax.Arra
                               tt["cash"] * smooth.heaviside(y, eps), smooth.kink(y, eps)))
     if cond is not None:
         pay = jnp.where(tt["conditional"], conditional_payoff(tt, cond), pay)
-        pay = jnp.where(tt["lr"], conditional.lr_terminal(tt, cond, s_at, spots), pay)
+        pay = jnp.where(tt["lr"], conditional.lr_terminal(tt, cond, s_at, spots, lr_term), pay)
     return pay * jnp.exp(-rate * tt["expiry"])
+
+
+def lr_gamma(stats, terms: dict, snap: jax.Array, spots: jax.Array, rate: jax.Array,
+             cond: conditional.LastStep) -> jax.Array:
+    """(positions, n, n) discounted likelihood-ratio (cross) gammas of the multi-asset vanilla
+    rows, zero on the others: what `payoff(..., lr_term=True)` adds to their pathwise second
+    derivatives."""
+    tt = terms
+    g = conditional.lr_gamma(tt, cond, snap[tt["slot"]], spots)
+    disc = jax.lax.stop_gradient(jnp.exp(-rate * tt["expiry"]))
+    return jnp.where(tt["lr"][:, None, None], g, 0.0) * disc[:, None, None]
 
 
 def conditional_payoff(tt: dict, rec: conditional.LastStep) -> jax.Array:
