@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +20,7 @@ from mcrisk import stats
 from mcrisk.config.positions import event_times, path_expiries
 from mcrisk.grid import TimeGrid, make_grid
 from mcrisk.instruments.book import BookPlan, plan_book
+from mcrisk.kernel import kernel
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem, min_steps_of
 from mcrisk.progress import Tracker
@@ -111,7 +111,7 @@ def prepare(problem: Problem, *, greeks: bool = False, horizon: float | None = N
                     n_samples=n_samples, devices=devices)
 
 
-@partial(jax.jit, static_argnames=("spec", "devices"))
+@kernel(static_argnames=("spec", "devices"))
 def price_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
                 root: jax.Array, start: jax.Array, n_valid: jax.Array, devices: int = 1):
     """Moments of (per-position payoffs, book payoff) over one chunk of samples, one row
@@ -133,7 +133,7 @@ def spot_pairs(n: int, cross: bool) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-@partial(jax.jit, static_argnames=("spec", "cross", "devices"))
+@kernel(static_argnames=("spec", "cross", "devices"))
 def greeks_chunk(spec: KernelSpec, params: Params, terms: dict, xs: dict, q: jax.Array,
                  root: jax.Array, start: jax.Array, n_valid: jax.Array, cross: bool = False,
                  devices: int = 1):
