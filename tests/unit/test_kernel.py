@@ -80,3 +80,40 @@ def test_each_dtype_matches_closed_forms(dtype):
     for pos, ref in zip(res["positions"], refs):
         z = (pos["unit_price"] - ref) / pos["unit_stderr"]
         assert abs(z) <= 4, (dtype, pos["name"], pos["unit_price"], ref, z)
+
+
+def test_kernel_options_keep_what_xla_knows_and_drop_the_rest(monkeypatch):
+    from mcrisk import kernel
+
+    known = kernel.options()
+    monkeypatch.setattr(kernel, "OPTIONS", {"xla_cpu_no_such_option": "", **kernel.OPTIONS})
+    kernel.options.cache_clear()
+    try:
+        assert kernel.options() == known
+    finally:
+        kernel.options.cache_clear()
+
+
+def test_greeks_kernel_compiles_without_ynnpack_reductions():
+    # They ran 4x slower than XLA's loops on reductions over a few assets per path.
+    import jax
+    import jax.numpy as jnp
+
+    from mcrisk import kernel
+    from mcrisk.config import build
+    from mcrisk.engine import prepare
+
+    if not kernel.options():
+        pytest.skip("this XLA has no YNNPACK fusion option")
+    cfg = dict(market=dict(assets=["A", "B"], spot=[100.0, 50.0], vol=[0.3, 0.4], rate=0.0,
+                           corr=[[1.0, 0.5], [0.5, 1.0]]),
+               portfolio=dict(positions=[dict(name="b", type="basket", assets=["A", "B"],
+                                              weights=[0.5, 1.0], option="call", strike=100.0,
+                                              expiry=0.5)]),
+               sim=dict(n_paths=64, chunk_size=64, n_steps=2), greeks=dict(enabled=True))
+    prep = prepare(build(cfg), greeks=True)
+    args = (prep.spec, prep.params, prep.terms, prep.xs, prep.quantities, jax.random.key(0),
+            jnp.asarray(0, jnp.uint32), jnp.asarray(prep.spec.samples, jnp.int32))
+    assert "ynn_fusion" not in greeks_chunk.lower(*args).compile().as_text()
+    plain = jax.jit(greeks_chunk.fn, static_argnames=greeks_chunk.static_argnames)
+    assert "ynn_fusion" in plain.lower(*args).compile().as_text()
