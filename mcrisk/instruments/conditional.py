@@ -247,14 +247,7 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array,
     costs n^2 per path and direction. `spots` (today's) carries the Greeks' tangents;
     `s_at` holds the spots at each row's date.
     """
-    very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
-    member = tt["member"]
-    top = jnp.max(jnp.where(member, s_at, very_low), axis=-1)
-    bottom = -jnp.max(jnp.where(member, -s_at, very_low), axis=-1)
-    lin = jnp.sum(tt["weights"] * s_at, axis=-1)
-    u = jnp.where(tt["reduce"] == REDUCE_SUM, lin, jnp.where(tt["reduce"] == REDUCE_MAX, top,
-                                                             bottom))
-    pay = jnp.maximum(tt["sign"] * (u - tt["strike"]), 0.0)
+    pay = jnp.maximum(tt["sign"] * (_underlying(tt, s_at) - tt["strike"]), 0.0)
     if not term:
         return pay
     g = lr_gamma(tt, rec, s_at, spots)
@@ -264,6 +257,17 @@ def lr_terminal(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array,
     # direction; this way each is reduced as it is formed.
     g_dev = jnp.sum(g * dev[None, None, :], axis=-1)
     return pay + 0.5 * jnp.sum(dev[None, :] * g_dev, axis=-1)
+
+
+def _underlying(tt: dict, s: jax.Array) -> jax.Array:
+    """Per row: the weighted sum, maximum or minimum of its members' spots `s`."""
+    very_low = jnp.asarray(jnp.finfo(s.dtype).min, s.dtype)
+    member = tt["member"]
+    top = jnp.max(jnp.where(member, s, very_low), axis=-1)
+    bottom = -jnp.max(jnp.where(member, -s, very_low), axis=-1)
+    lin = jnp.sum(tt["weights"] * s, axis=-1)
+    return jnp.where(tt["reduce"] == REDUCE_SUM, lin,
+                     jnp.where(tt["reduce"] == REDUCE_MAX, top, bottom))
 
 
 def lr_gamma(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.Array:
@@ -277,12 +281,7 @@ def lr_gamma(tt: dict, rec: LastStep, s_at: jax.Array, spots: jax.Array) -> jax.
     very_low = jnp.asarray(jnp.finfo(s_at.dtype).min, s_at.dtype)
     sg_s = jax.lax.stop_gradient(s_at)
     member = tt["member"]
-    top = jnp.max(jnp.where(member, sg_s, very_low), axis=-1)
-    bottom = -jnp.max(jnp.where(member, -sg_s, very_low), axis=-1)
-    lin = jnp.sum(tt["weights"] * sg_s, axis=-1)
-    u = jnp.where(tt["reduce"] == REDUCE_SUM, lin, jnp.where(tt["reduce"] == REDUCE_MAX, top,
-                                                             bottom))
-    y = tt["sign"] * (u - tt["strike"])
+    y = tt["sign"] * (_underlying(tt, sg_s) - tt["strike"])
     pick = jnp.where(tt["reduce"] == REDUCE_MAX,
                      jnp.argmax(jnp.where(member, sg_s, very_low), axis=-1),
                      jnp.argmin(jnp.where(member, sg_s, -very_low), axis=-1))
