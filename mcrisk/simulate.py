@@ -386,8 +386,8 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
         # A payoff's Greeks are a few formulas of shared intermediates (one primal and its
         # tangents). Fused into what consumes them (the per-asset rows, the book's sum,
         # the moments) XLA evaluates the shared part once per consumer; computed as a
-        # branch of a conditional they are materialised first (measured: a barrier's
-        # Greeks took 2-3x less time).
+        # branch of a conditional they are materialised first (measured: a 1-asset
+        # barrier book's Greeks chunk, 37 -> 28 ms).
         if gate is None:
             return fn(*args)
         shapes = jax.eval_shape(fn, *args)
