@@ -390,6 +390,7 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
         # barrier book's Greeks chunk, 37 -> 28 ms).
         if gate is None:
             return fn(*args)
+        fn = jax.jit(fn)  # traced once: by eval_shape, then reused by the branch
         shapes = jax.eval_shape(fn, *args)
         return jax.lax.cond(gate, fn, lambda *_: jax.tree_util.tree_map(
             lambda x: jnp.zeros(x.shape, x.dtype), shapes), *args)

@@ -105,9 +105,12 @@ def _check_run(args: list[str], argv: list[str], run_dir: Path, stdout: str) -> 
 
 
 # The sweep and the heston/merton risk examples repeat what test_experiments runs (about a
-# minute of compilation): the long tier (`pytest -m slow`) runs them.
+# minute of compilation), and the default book's risk runs (plain and delta-gamma) what
+# test_cli's risk run and the crypto_book_var preset do: the long tier (`pytest -m slow`)
+# runs them.
 LONG_BLOCKS = {i for i, b in enumerate(BLOCKS)
-               if any("-m" in c or "market=crypto_majors" in c for c in b)}
+               if any("-m" in c or "market=crypto_majors" in c
+                      or (c[1:2] == ["task=risk"] and len(c) <= 6) for c in b)}
 
 
 @pytest.mark.parametrize("block", [pytest.param(i, marks=pytest.mark.slow)
