@@ -27,6 +27,10 @@ In the kernel, for one path:
   ``x0 -> x1`` with integrated variance ``var`` per asset.
 * ``payoff(stats, terms, snap, spots, rate, cond) -> (positions,)``: discounted payoffs;
   ``cond`` is the Greeks kernel's last-step record (`mcrisk.instruments.conditional`) or None.
+* Optional, for families whose rows carry likelihood-ratio gammas as a zero-valued payoff
+  term: ``lr_gamma(stats, terms, snap, spots, rate, cond) -> (positions, n, n)``, those
+  gammas, and a ``payoff(..., lr_term=False)`` that leaves the term out (the Greeks kernel
+  adds them directly; `mcrisk.instruments.terminal`).
 * ``record_init(n, dtype)``, ``record(rec, stats, terms, masks, mean, var) -> rec``: what
   the Greeks kernel keeps of the path for the family's conditional payoff (``()`` if nothing).
   It is called only on steps that end a snapshot date or where the family's ``last`` mask
