@@ -58,15 +58,17 @@ def over_samples(fn: Callable, start: jax.Array, samples: int, devices: int):
                         devices)
 
 
-def over_indices(fn: Callable, idx: jax.Array, devices: int):
+def over_indices(fn: Callable, idx: jax.Array, devices: int, out_axes=0):
     """`over_samples` on given global indices (samples,) uint32, e.g. a tail's scenarios
-    picked out of order for a second pass."""
+    picked out of order for a second pass. `out_axes`: the axis of each output that runs
+    over the samples (an int for all, or a pytree of ints matching `fn`'s output)."""
     if devices == 1:
         return fn(idx)
     spec = PartitionSpec(AXIS)
+    outs = jax.tree_util.tree_map(lambda a: PartitionSpec(*([None] * a + [AXIS])), out_axes)
     # check_vma off: per-sample code (lax.cond on a block boundary, say) mixes values that
-    # vary by device with replicated ones; every output is per-device, split by `spec`.
-    return jax.shard_map(fn, mesh=sample_mesh(devices), in_specs=spec, out_specs=spec,
+    # vary by device with replicated ones; every output is per-device, split by its spec.
+    return jax.shard_map(fn, mesh=sample_mesh(devices), in_specs=spec, out_specs=outs,
                          check_vma=False)(idx)
 
 

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared, prepare
+from mcrisk.kernel import kernel
 from mcrisk.instruments import BY_NAME
 from mcrisk.instruments.book import init_obs, payoffs, update_obs
 from mcrisk.models import REGISTRY
@@ -227,7 +228,7 @@ def scenario_chunk(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid: 
     return vals, x, v, valid, halves, v0
 
 
-@partial(jax.jit, static_argnames=("spec",))
+@kernel(static_argnames=("spec",))
 def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid: jax.Array,
                     book: dict):
     """Horizon losses of scenarios `index` for a book that nothing nests (the streamed
@@ -242,42 +243,50 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
     Returns:
         dict with loss_hi, loss_lo (samples,): the book loss as an unevaluated float pair
         (its float64 sum is the exact sum of `pos`'s float32 entries to ~1e-14); pos
-        (samples, positions) float32 position losses; ok (samples,) all finite; loo
+        (positions, samples) float32 position losses; ok (samples,) all finite; loo
         (samples,) True where some leave-one-out loss may reach loo_thr; x (samples, 1,
         assets) log spots and v variances at the horizon; valid.
     """
     def share(idx):
         vals, x, v, _, _ = jax.vmap(lambda k, i: _scenario(spec, inputs, k, i, halves=False))(
             index_keys(inputs["root"], idx), idx)
-        q = book["q"]
-        pos = q * ((book["v0_hi"] - vals[:, 0]) + book["v0_lo"])
-        hi, lo = _two_sum_rows(pos)
+        # Positions by scenarios, scenarios innermost: the layout XLA gives the closed forms
+        # (one vector loop per position), kept by everything after them. Per scenario
+        # (positions innermost), the sums over positions and the flags took 3x the
+        # formulas' time, most of it transposing and striding.
+        vals = vals[:, 0].T
+        col = (lambda a: a[:, None])
+        pos = col(book["q"]) * ((col(book["v0_hi"]) - vals) + col(book["v0_lo"]))
+        hi, lo = _two_sum_columns(pos)
         # Conservative: the float32 leave-one-out loss is within a few ulps of the exact one;
-        # the host applies the exact threshold to the rows flagged here.
-        approx = (hi[:, None] - pos) + lo[:, None]
-        slack = 8 * jnp.finfo(pos.dtype).eps * (jnp.abs(hi)[:, None] + jnp.abs(pos))
-        loo = (approx + slack >= book["loo_thr"]).any(axis=1)
-        ok = jnp.isfinite(vals[:, 0]).all(axis=1)
+        # the host applies the exact threshold to the scenarios flagged here.
+        approx = (hi - pos) + lo
+        slack = 8 * jnp.finfo(pos.dtype).eps * (jnp.abs(hi) + jnp.abs(pos))
+        loo = (approx + slack >= col(book["loo_thr"])).any(axis=0)
+        ok = jnp.isfinite(vals).all(axis=0)
         return dict(loss_hi=hi, loss_lo=lo, pos=pos, ok=ok, loo=loo, x=x, v=v)
 
-    out = over_indices(share, index, spec.devices)
+    out = over_indices(share, index, spec.devices,
+                       out_axes=dict(loss_hi=0, loss_lo=0, pos=1, ok=0, loo=0, x=0, v=0))
     out["valid"] = jnp.arange(index.shape[0], dtype=jnp.int32) < n_valid
     return out
 
 
-def _two_sum_rows(x: jax.Array):
-    """Row sums of x (rows, cols) as float pairs (hi, lo), hi + lo = the exact sum to a few
-    ulps of float64: pairwise, with Knuth's two-sum error of every addition carried."""
-    lo = jnp.zeros(x.shape[:1], x.dtype)
-    while x.shape[1] > 1:
-        if x.shape[1] % 2:
-            x = jnp.concatenate([x, jnp.zeros_like(x[:, :1])], axis=1)
-        a, b = x[:, 0::2], x[:, 1::2]
+def _two_sum_columns(x: jax.Array):
+    """Column sums of x (rows, cols) as float pairs (hi, lo), hi + lo = the exact sum to a
+    few ulps of float64: pairwise over halves of the rows (contiguous, whole columns at a
+    time), with Knuth's two-sum error of every addition carried."""
+    lo = jnp.zeros(x.shape[1:], x.dtype)
+    while x.shape[0] > 1:
+        if x.shape[0] % 2:
+            x = jnp.concatenate([x, jnp.zeros_like(x[:1])])
+        h = x.shape[0] // 2
+        a, b = x[:h], x[h:]
         s = a + b
         bb = s - a
-        lo = lo + ((a - (s - bb)) + (b - bb)).sum(axis=1)
+        lo = lo + ((a - (s - bb)) + (b - bb)).sum(axis=0)
         x = s
-    return x[:, 0], lo
+    return x[0], lo
 
 
 def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):

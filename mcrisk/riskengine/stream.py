@@ -68,12 +68,12 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         n_valid = min(samples, n - start)
         out = call(np.uint32(start) + np.arange(samples, dtype=np.uint32), n_valid)
         if not out["ok"][:n_valid].all():
-            on_bad(start, out["pos"][:n_valid], out["x"][:n_valid])
+            on_bad(start, out["pos"][:, :n_valid].T, out["x"][:n_valid])
         loss = out["loss"]
         tail.add(loss, np.arange(start, start + n_valid, dtype=np.int64))
         cols = np.flatnonzero(out["loo"][:n_valid])
         if cols.size:
-            tail.add_loo(loss[cols][None, :] - out["pos"][cols].astype(np.float64).T)
+            tail.add_loo(loss[cols][None, :] - out["pos"][:, cols].astype(np.float64))
         if var_shift is not None:
             v = np.sqrt(np.maximum(out["v"][:n_valid, 0], 0.0))
             floored += shocked_vols(v, var_shift)[1].any(axis=-1).sum()
@@ -83,7 +83,7 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         padded = np.zeros(samples, np.uint32)
         padded[:index.size] = index
         out = call(padded, index.size)
-        return out["loss"], out["pos"][:index.size].astype(np.float64)
+        return out["loss"], out["pos"][:, :index.size].T.astype(np.float64)
 
     fill_rows(tail, rows_of, ranks_needed(tail), WORST, samples)
     return floored
