@@ -166,6 +166,10 @@ class Tail:
         self._loo = np.empty((n_pos, 0))
         self._loo_n = np.zeros(n_pos, np.int64)  # values held per position
         self.loo_thr = np.full(n_pos, -np.inf)
+        # A lower bound of each position's final m-th worst, guessed from the first chunk
+        # (`guess_loo_floor`); values below it are not kept. Checked when the tails are read
+        # (`loo_complete`): a position left with fewer than m values had too high a guess.
+        self.loo_floor = np.full(n_pos, -np.inf)
         self._sorted = None
         self.count = 0
         self.shift = None
@@ -225,19 +229,60 @@ class Tail:
         """Add leave-one-out book losses (positions, columns), e.g. every column of a chunk
         where some position's may reach `loo_thr`; each position keeps its own candidates
         (a union of columns would make each cut partition them all)."""
-        room = self.m_loo + self.m_loo // 4 + loo.shape[1]
-        if self._loo.shape[1] < room and self._loo_n.max() + loo.shape[1] > self._loo.shape[1]:
-            # Sized once by the first chunk; a wider chunk later grows it.
-            grown = np.empty((loo.shape[0], room))
+        self.add_loo_rows(list(loo))
+
+    def add_loo_rows(self, rows: list[np.ndarray]) -> None:
+        """`add_loo` with each position's own candidates, one array per position (any
+        lengths): only values at or above `loo_bound` are kept."""
+        bound = self.loo_bound
+        new = [row[row >= b] for row, b in zip(rows, bound)]
+        most = max(r.size for r in new)
+        room = self.m_loo + self.m_loo // 4 + most
+        if self._loo.shape[1] < room and (self._loo_n + [r.size for r in new]).max() > \
+                self._loo.shape[1]:
+            # Sized by the first chunk; a wider chunk later grows it.
+            grown = np.empty((len(new), room))
             grown[:, :self._loo.shape[1]] = self._loo
             self._loo = grown
-        for i, row in enumerate(loo):
-            new = row[row >= self.loo_thr[i]]
-            if self._loo_n[i] + new.size > self._loo.shape[1]:
+        for i, row in enumerate(new):
+            if self._loo_n[i] + row.size > self._loo.shape[1]:
                 self._cut_loo_row(i)
             n_i = self._loo_n[i]
-            self._loo[i, n_i:n_i + new.size] = -new
-            self._loo_n[i] = n_i + new.size
+            self._loo[i, n_i:n_i + row.size] = -row
+            self._loo_n[i] = n_i + row.size
+
+    @property
+    def loo_bound(self) -> np.ndarray:
+        """Per position, the least leave-one-out loss still worth keeping."""
+        return np.maximum(self.loo_thr, self.loo_floor)
+
+    def guess_loo_floor(self, loo: np.ndarray) -> None:
+        """Set `loo_floor` from the leave-one-out losses of a first chunk of iid scenarios,
+        every one of its columns (positions, chunk), before they are added.
+
+        Streamed, the exact threshold (the m-th worst so far) rises only as scenarios
+        arrive: at 10^6 scenarios, 95%, it let 71% of them through to the host. The guess
+        is the chunk's r-th worst with r eight standard deviations above the chunk's
+        expected count beyond the final m-th worst (binomial, the final sample's own
+        spread added), so it is too high only with probability ~1e-15; `loo_complete`
+        says when it was."""
+        n1 = loo.shape[1]
+        f = self.m_loo / self.n
+        r = math.ceil(n1 * f + 8 * math.sqrt(n1 * f * (1 - f)) * (1 + math.sqrt(n1 / self.n)) + 8)
+        if r >= n1:
+            return
+        self.loo_floor = np.partition(loo, n1 - r, axis=1)[:, n1 - r]
+
+    def loo_complete(self) -> bool:
+        """Whether every position holds its m worst leave-one-out losses: False only where
+        `loo_floor` was guessed too high (the run must add them again: `reset_loo`)."""
+        return bool((self._loo_n >= min(self.m_loo, self.count)).all())
+
+    def reset_loo(self) -> None:
+        """Drop the leave-one-out tails and the guessed floor, to add them all again."""
+        self._loo_n[:] = 0
+        self.loo_thr[:] = -np.inf
+        self.loo_floor[:] = -np.inf
 
     def _cut_top(self) -> None:
         """Keep the k worst candidates, ties broken by scenario index so the kept set never
@@ -270,7 +315,9 @@ class Tail:
         for i in range(self._loo.shape[0]):
             self._cut_loo_row(i)
         size = int(self._loo_n.max(initial=0))
-        assert (self._loo_n == size).all(), "leave-one-out tails of unequal length"
+        if not (self._loo_n == size).all():
+            raise RuntimeError("leave-one-out tails of unequal length: a guessed floor was "
+                               "too high and the tails were not added again")
         return size
 
     def _final(self) -> tuple:

@@ -244,7 +244,7 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
         dict with loss_hi, loss_lo (samples,): the book loss as an unevaluated float pair
         (its float64 sum is the exact sum of `pos`'s float32 entries to ~1e-14); pos
         (positions, samples) float32 position losses; ok (samples,) all finite; loo
-        (samples,) True where some leave-one-out loss may reach loo_thr; x (samples, 1,
+        (positions, samples) True where the leave-one-out loss may reach loo_thr; x (samples, 1,
         assets) log spots and v variances at the horizon; valid.
     """
     def share(idx):
@@ -262,12 +262,12 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
         # the host applies the exact threshold to the scenarios flagged here.
         approx = (hi - pos) + lo
         slack = 8 * jnp.finfo(pos.dtype).eps * (jnp.abs(hi) + jnp.abs(pos))
-        loo = (approx + slack >= col(book["loo_thr"])).any(axis=0)
+        loo = approx + slack >= col(book["loo_thr"])
         ok = jnp.isfinite(vals).all(axis=0)
         return dict(loss_hi=hi, loss_lo=lo, pos=pos, ok=ok, loo=loo, x=x, v=v)
 
     out = over_indices(share, index, spec.devices,
-                       out_axes=dict(loss_hi=0, loss_lo=0, pos=1, ok=0, loo=0, x=0, v=0))
+                       out_axes=dict(loss_hi=0, loss_lo=0, pos=1, ok=0, loo=1, x=0, v=0))
     out["valid"] = jnp.arange(index.shape[0], dtype=jnp.int32) < n_valid
     return out
 

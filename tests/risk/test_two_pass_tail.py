@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import norm
 
 import mcrisk
+from mcrisk.riskengine.metrics import Tail
 
 R, H = 0.03, 2 / 365
 SPOT, VOL = np.array([100.0, 50.0]), np.array([0.6, 0.8])
@@ -61,10 +62,20 @@ def runs():
         cfg = copy.deepcopy(CFG)
         cfg["sim"]["chunk_size"] = chunk
         out[chunk] = mcrisk.risk(cfg)
+    # A first-chunk floor of the leave-one-out tails far too high (each position's largest
+    # value of the first chunk): the run must notice and add them all again.
+    guess = Tail.guess_loo_floor
+    try:
+        Tail.guess_loo_floor = lambda self, loo: setattr(self, "loo_floor", loo.max(axis=1))
+        cfg = copy.deepcopy(CFG)
+        cfg["sim"]["chunk_size"] = 450
+        out["floor too high"] = mcrisk.risk(cfg)
+    finally:
+        Tail.guess_loo_floor = guess
     return pos, out
 
 
-@pytest.mark.parametrize("chunk", [20_000, 450])
+@pytest.mark.parametrize("chunk", [20_000, 450, "floor too high"])
 def test_tail_metrics_and_attribution_match_in_memory_revaluation(runs, chunk):
     pos, out = runs
     res = out[chunk]
@@ -93,3 +104,34 @@ def test_tail_metrics_and_attribution_match_in_memory_revaluation(runs, chunk):
     assert worst[0]["by_position"]["a_put"] == pytest.approx(pos[order[0], 1], rel=1e-9)
     assert res["stats"]["mean"] == pytest.approx(loss.mean(), rel=1e-9)
     assert res["stats"]["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-9)
+
+
+def test_leave_one_out_floor_from_a_first_chunk():
+    """Leave-one-out tails kept above a floor guessed from the first chunk hold each
+    position's m worst (NumPy's sort the reference); a first chunk unlike the rest (its
+    losses 3 higher) gives too high a floor, which `loo_complete` reports, and adding the
+    chunks again after `reset_loo` gives the exact tails."""
+    rng = np.random.default_rng(3)
+    n, chunk, n_pos = 40_000, 4_000, 3
+    loo = rng.standard_normal((n_pos, n)) * np.array([[1.0], [2.0], [0.5]])
+    m = None
+    for shift in (0.0, 3.0):
+        data = loo.copy()
+        data[:, :chunk] += shift
+        tail = Tail(n, n_pos, (0.95, 0.99), 0.95, 10, rows=False)
+        m = tail.m_loo
+        want = -np.sort(-data, axis=1)[:, :m]
+        for start in range(0, n, chunk):
+            part = data[:, start:start + chunk]
+            tail.add(np.zeros(chunk), np.arange(start, start + chunk))
+            if start == 0:
+                tail.guess_loo_floor(part)
+                assert (tail.loo_floor > -np.inf).all()
+            tail.add_loo(part)
+        assert tail.loo_complete() == (shift == 0.0)
+        if shift:
+            tail.reset_loo()
+            for start in range(0, n, chunk):
+                tail.add_loo(data[:, start:start + chunk])
+            assert tail.loo_complete()
+        np.testing.assert_array_equal(tail.loo_top, want)
