@@ -274,19 +274,19 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
 
 def _two_sum_columns(x: jax.Array):
     """Column sums of x (rows, cols) as float pairs (hi, lo), hi + lo = the exact sum to a
-    few ulps of float64: pairwise over halves of the rows (contiguous, whole columns at a
-    time), with Knuth's two-sum error of every addition carried."""
-    lo = jnp.zeros(x.shape[1:], x.dtype)
-    while x.shape[0] > 1:
-        if x.shape[0] % 2:
-            x = jnp.concatenate([x, jnp.zeros_like(x[:1])])
-        h = x.shape[0] // 2
-        a, b = x[:h], x[h:]
-        s = a + b
-        bb = s - a
-        lo = lo + ((a - (s - bb)) + (b - bb)).sum(axis=0)
-        x = s
-    return x[0], lo
+    few ulps of float64: row after row, with Knuth's two-sum error of every addition
+    carried. A scan over the rows reads x once, its carry (two columns) stays in cache:
+    a pairwise tree over halves of the rows took 73 against 45 ms for the 100-option
+    book's 65,536-scenario chunk (XLA fused each level's sums into every consumer), a
+    variadic `lax.reduce` 60 ms, the scan unrolled by 4 65 ms."""
+    def add(carry, row):
+        hi, lo = carry
+        s = hi + row
+        bb = s - hi
+        return (s, lo + ((hi - (s - bb)) + (row - bb))), None
+
+    zero = jnp.zeros(x.shape[1:], x.dtype)
+    return jax.lax.scan(add, (zero, zero), x)[0]
 
 
 def today_plan(problem: Problem, prep: Prepared, horizon_plan: DatePlan, dates: list[float]):
