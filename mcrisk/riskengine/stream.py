@@ -79,7 +79,11 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         # scenarios, 95%, against ~6% for any one position.
         loss, pos = out["loss"], out["pos"]
         flags = out["loo"][:, :n_valid]
-        tail.add_loo_rows([loss[f] - p[:n_valid][f] for p, f in zip(pos, flags)])
+        rows = []
+        for p, f in zip(pos, flags):
+            i = np.flatnonzero(f)  # then take: half the time of two boolean indexings
+            rows.append(loss.take(i) - p.take(i))
+        tail.add_loo_rows(rows)
 
     floored = np.zeros(1, np.int64)
     n_chunks = -(-n // samples)
