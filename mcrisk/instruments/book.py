@@ -104,7 +104,9 @@ def init_obs(shape: BookShape, terms: dict, x0: jax.Array) -> Obs:
 def update_obs(obs: Obs, terms: dict, masks: dict, x0: jax.Array, x1: jax.Array,
                var: jax.Array, draws) -> Obs:
     """Fold one step (log spots x0 -> x1, per-asset integrated variance `var`) into `obs`."""
-    snap = jnp.where(masks["snap"][:, None], jnp.exp(x1)[None, :], obs.snap)
+    snap = jax.lax.cond(masks["snap"].any(),
+                        lambda s: jnp.where(masks["snap"][:, None], jnp.exp(x1)[None, :], s),
+                        lambda s: s, obs.snap)
     return Obs(snap=snap, stats={n: BY_NAME[n].update(s, terms[n], masks[n], x0, x1, var, draws)
                                  for n, s in obs.stats.items()})
 
