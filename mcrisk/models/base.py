@@ -53,7 +53,17 @@ def growth(p: Params) -> jax.Array:
 
 def correlate(p: Params, z: jax.Array) -> jax.Array:
     # HIGHEST: float32 matmuls may otherwise run as TF32 on GPUs and lose the correlation.
-    return jnp.matmul(p.chol, z, precision=jax.lax.Precision.HIGHEST)
+    # Vmapped over paths, chol @ z became a dot with the paths as its last axis between two
+    # transposes of the (paths, assets) normals; measured on 65,536-path chunks: up to 4
+    # assets as a sum of columns (no dot: example book 33 -> 29 ms), more as z @ chol.T
+    # (paths stay the leading axis: 10-asset basket 122 -> 117 ms).
+    n = z.shape[-1]
+    if n <= 4:
+        out = p.chol[:, 0] * z[0]
+        for j in range(1, n):
+            out = out + p.chol[:, j] * z[j]
+        return out
+    return jnp.matmul(z, p.chol.T, precision=jax.lax.Precision.HIGHEST)
 
 
 def jump_compensator(jp) -> jax.Array:
