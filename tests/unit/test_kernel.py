@@ -105,11 +105,15 @@ def test_greeks_kernel_compiles_without_ynnpack_reductions():
 
     if not kernel.options():
         pytest.skip("this XLA has no YNNPACK fusion option")
-    cfg = dict(market=dict(assets=["A", "B"], spot=[100.0, 50.0], vol=[0.3, 0.4], rate=0.0,
-                           corr=[[1.0, 0.5], [0.5, 1.0]]),
-               portfolio=dict(positions=[dict(name="b", type="basket", assets=["A", "B"],
-                                              weights=[0.5, 1.0], option="call", strike=100.0,
-                                              expiry=0.5)]),
+    # Five assets: the correlation of up to four is a sum of columns, whose compiled program
+    # has no reduction for YNNPACK to take even without the option.
+    names = ["A", "B", "C", "D", "E"]
+    corr = (np.full((5, 5), 0.5) + 0.5 * np.eye(5)).tolist()
+    cfg = dict(market=dict(assets=names, spot=[100.0, 50.0, 80.0, 20.0, 10.0],
+                           vol=[0.3, 0.4, 0.5, 0.6, 0.7], rate=0.0, corr=corr),
+               portfolio=dict(positions=[dict(name="b", type="basket", assets=names,
+                                              weights=[0.5, 1.0, 0.2, 1.0, 2.0], option="call",
+                                              strike=150.0, expiry=0.5)]),
                sim=dict(n_paths=64, chunk_size=64, n_steps=2), greeks=dict(enabled=True))
     prep = prepare(build(cfg), greeks=True)
     args = (prep.spec, prep.params, prep.terms, prep.xs, prep.quantities, jax.random.key(0),
