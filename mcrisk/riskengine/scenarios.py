@@ -30,9 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.engine import Prepared, prepare
-from mcrisk.kernel import kernel
 from mcrisk.instruments import BY_NAME
 from mcrisk.instruments.book import init_obs, payoffs, update_obs
+from mcrisk.kernel import kernel
 from mcrisk.models import REGISTRY
 from mcrisk.models.base import Params
 from mcrisk.problem import Problem
@@ -244,8 +244,8 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
         dict with loss_hi, loss_lo (samples,): the book loss as an unevaluated float pair
         (its float64 sum is the exact sum of `pos`'s float32 entries to ~1e-14); pos
         (positions, samples) float32 position losses; ok (samples,) all finite; loo
-        (positions, samples) True where the leave-one-out loss may reach loo_thr; x (samples, 1,
-        assets) log spots and v variances at the horizon; valid.
+        (positions, samples) True where the leave-one-out loss may reach loo_thr; x
+        (samples, 1, assets) log spots and v variances at the horizon; valid.
     """
     def share(idx):
         vals, x, v, _, _ = jax.vmap(lambda k, i: _scenario(spec, inputs, k, i, halves=False))(
