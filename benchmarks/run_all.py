@@ -155,15 +155,19 @@ def devices_md(d: dict) -> list[str]:
            f"paths, {d['dtype']}, best of {d['repeats']}; prices agree between device counts: "
            f"{'yes' if d['prices_agree'] else 'NO'}.", "",
            "| case | devices | best s | median s | paths/s | CPU s / wall s | others' CPU s "
-           "| speed-up |", "|---|---|---|---|---|---|---|---|"]
+           "| speed-up | NumPy s | x NumPy |", "|---|---|---|---|---|---|---|---|---|---|"]
     base = d["runs"][0]["cases"]
+    numpy_s = d.get("numpy_s", {})
     for case in base:
         for r in d["runs"]:
             c = r["cases"][case]
+            np_s = numpy_s.get(case)
             out.append(f"| {case} | {r['devices']} | {c['best_s']:.2f} | {c['median_s']:.2f} | "
                        f"{c['paths_per_s']:,.0f} | {c['cpu_per_wall']:.2f} | "
                        f"{_num(c['others_cpu_s'], '.1f')} | "
-                       f"{base[case]['best_s'] / c['best_s']:.2f} |")
+                       f"{base[case]['best_s'] / c['best_s']:.2f} | "
+                       f"{_num(np_s, '.2f')} | "
+                       f"{_num(None if np_s is None else np_s / c['best_s'], '.2f')} |")
     return out
 
 
