@@ -94,16 +94,15 @@ def sharded_moments(per_sample: Callable, root: jax.Array, start: jax.Array,
 
     def local(idx):
         vals = per_sample(index_keys(root, idx))
-        if isinstance(vals, tuple):
-            # Each part reduced on its own, then joined: parts computed from shared
-            # intermediates (the Greeks rows of one payoff) and concatenated first would be
-            # one fusion that evaluates every shared intermediate once per part.
-            weights = (idx < last).astype(vals[0].dtype)
-            parts = [stats.chunk_moments(v, weights) for v in vals]
-            out = (parts[0][0], jnp.concatenate([m[1] for m in parts]),
-                   jnp.concatenate([m[2] for m in parts]))
-        else:
-            out = stats.chunk_moments(vals, (idx < last).astype(vals.dtype))
+        # A tuple's parts are reduced on their own, then joined: parts computed from shared
+        # intermediates (the Greeks rows of one payoff) and concatenated first would be one
+        # fusion that evaluates every shared intermediate once per part.
+        parts = vals if isinstance(vals, tuple) else (vals,)
+        weights = (idx < last).astype(parts[0].dtype)
+        moments = [stats.chunk_moments(v, weights) for v in parts]
+        out = moments[0] if len(moments) == 1 else (
+            moments[0][0], jnp.concatenate([m[1] for m in moments]),
+            jnp.concatenate([m[2] for m in moments]))
         return jax.tree_util.tree_map(lambda a: a[None], out)
 
     return over_samples(local, start, samples, devices)
