@@ -395,7 +395,9 @@ def path_greeks(spec: KernelSpec, params: Params, terms: dict, xs: dict, key: ja
         return jax.lax.cond(gate, fn, lambda *_: jax.tree_util.tree_map(
             lambda x: jnp.zeros(x.shape, x.dtype), shapes), *args)
 
-    finish = lambda p, cc: _finish(spec, p, terms, cc)  # noqa: E731
+    # Multi-asset rows' Greeks come from `_multi_greeks` (rho aside, which their
+    # zero-valued likelihood-ratio term does not touch): leave that term out here.
+    finish = lambda p, cc: _finish(spec, p, terms, cc, lr_term=False)  # noqa: E731
     d1, d2, dv, dr = materialise(
         lambda c, t: streams(finish, c, t, carry_out=False)[1], c, tangents)
 
