@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.scipy.special import ndtr
 from jax.typing import ArrayLike
 
 from mcrisk.analytic.bs import _as_arrays, _safe_sqrt
+from mcrisk.analytic.normal import ndtr
 
 __all__ = ["barrier"]
 

@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.special import ndtr
 from jax.typing import ArrayLike
+
+from mcrisk.analytic.normal import ndtr
 
 __all__ = ["european", "digital", "forward"]
 
