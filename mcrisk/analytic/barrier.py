@@ -10,7 +10,7 @@ from jax.typing import ArrayLike
 from mcrisk.analytic.bs import _as_arrays, _safe_sqrt
 from mcrisk.analytic.normal import ndtr
 
-__all__ = ["barrier"]
+__all__ = ["barrier", "barrier_log"]
 
 
 @jax.jit
@@ -62,10 +62,38 @@ def barrier(
     Returns:
       Prices, shape = broadcast of all arguments, dtype = their floating dtype, same units as `spots`.
     """
+    s, k, h, *_ = _as_arrays(spots, strikes, barriers, expiries, vols, rates, dividends)
+    return _barrier(spots=s, log_hs=jnp.log(h / s), log_sk=jnp.log(s / k), strikes=k,
+                    barriers=h, expiries=expiries, vols=vols, rates=rates,
+                    dividends=dividends, is_call=is_call, is_up=is_up, is_in=is_in,
+                    rebate=rebate)[0]
+
+
+@jax.jit
+def barrier_log(*, log_spots, strikes, barriers, expiries, vols, rates, dividends, is_call,
+                is_up, is_in, rebate=None) -> tuple[Array, Array]:
+    """(`barrier` of spots exp(log_spots), the vanilla European of the same terms), for a
+    caller that holds log spots (a simulated state): log(H / S) and log(S / K) are then
+    differences, where `barrier` takes two divisions and two logarithms per element; the
+    vanilla is Haug's term A, which the formula evaluates anyway. Arguments as `barrier`'s."""
+    x = jnp.asarray(log_spots)
+    k, h = jnp.asarray(strikes), jnp.asarray(barriers)
+    # Per contract, before broadcasting against the spots.
+    lk = jnp.log(k.astype(jnp.result_type(k, float)))
+    lh = jnp.log(h.astype(jnp.result_type(h, float)))
+    return _barrier(spots=jnp.exp(x), log_hs=lh - x, log_sk=x - lk, strikes=k, barriers=h,
+                    expiries=expiries, vols=vols, rates=rates, dividends=dividends,
+                    is_call=is_call, is_up=is_up, is_in=is_in, rebate=rebate)
+
+
+def _barrier(*, spots, log_hs, log_sk, strikes, barriers, expiries, vols, rates, dividends,
+             is_call, is_up, is_in, rebate=None) -> tuple[Array, Array]:
+    """(barrier price, vanilla price) from spots and their log-ratios to the barrier
+    (log H/S) and to the strike (log S/K), each from the cheaper of spots and log spots."""
     no_rebate = rebate is None
-    s, k, h, t, v, r, q, cash, call, up, knock_in, dtype = _as_arrays(
-        spots, strikes, barriers, expiries, vols, rates, dividends, 0.0 if no_rebate else rebate,
-        flags=(is_call, is_up, is_in)
+    s, log_hs, log_sk, k, h, t, v, r, q, cash, call, up, knock_in, dtype = _as_arrays(
+        spots, log_hs, log_sk, strikes, barriers, expiries, vols, rates, dividends,
+        0.0 if no_rebate else rebate, flags=(is_call, is_up, is_in)
     )
     phi = jnp.where(call, 1.0, -1.0).astype(dtype)
     eta = jnp.where(up, -1.0, 1.0).astype(dtype)
@@ -77,9 +105,8 @@ def barrier(
     df_q = jnp.exp(-q * t_safe)
     mu = (r - q) / (v * v) - 0.5
     mu_sigma = (1.0 + mu) * std
-    log_hs = jnp.log(h / s)
     pow_hs0 = jnp.exp(2.0 * mu * log_hs)  # (H/S)^{2 mu}
-    pow_hs1 = pow_hs0 * (h / s) ** 2  # (H/S)^{2 mu + 2}
+    pow_hs1 = jnp.exp((2.0 * mu + 2.0) * log_hs)  # (H/S)^{2 mu + 2}
 
     def terms_ab(x):
         return phi * (s * df_q * ndtr(phi * x) - k * df_r * ndtr(phi * (x - std)))
@@ -87,9 +114,9 @@ def barrier(
     def terms_cd(y):
         return phi * (s * df_q * pow_hs1 * ndtr(eta * y) - k * df_r * pow_hs0 * ndtr(eta * (y - std)))
 
-    x1 = jnp.log(s / k) / std + mu_sigma
+    x1 = log_sk / std + mu_sigma
     x2 = -log_hs / std + mu_sigma
-    y1 = (2.0 * log_hs - jnp.log(k / s)) / std + mu_sigma  # ln(H^2 / (S K))
+    y1 = (2.0 * log_hs + log_sk) / std + mu_sigma  # ln(H^2 / (S K))
     y2 = log_hs / std + mu_sigma
     a = terms_ab(x1)  # the vanilla price
     b = terms_ab(x2)
@@ -120,4 +147,5 @@ def barrier(
 
     intrinsic = jnp.maximum(phi * (s - k), 0.0)
     expired = jnp.where(knock_in, cash, intrinsic)
-    return jnp.where(live, priced, expired)
+    vanilla = jnp.where(live, a, intrinsic)
+    return jnp.where(live, priced, expired), vanilla

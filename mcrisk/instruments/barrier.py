@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from mcrisk.analytic import barrier as an_barrier
-from mcrisk.analytic import bs
 from mcrisk.instruments import conditional, smooth
 from mcrisk.instruments.base import (FamilyPlan, PlanContext, contract_vols, pick,
                                      shift_expiry, sign)
@@ -152,12 +151,12 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats: BarrierStats):
     """`stats.survival` holds the realised 0/1 alive indicator of the scenario."""
-    s1 = pick(jnp.exp(st.x), g["a1"])
-    common = dict(spots=s1, strikes=g["strike"], expiries=g["tau"], rates=p.rate,
-                  dividends=p.dividends[g["a1"]], is_call=g["call"], vols=contract_vols(g, vols)[0])
-    price = an_barrier.barrier(barriers=g["level"], is_up=g["up"], is_in=g["knock_in"],
-                               **common)
-    vanilla = bs.european(**common)
+    # From the log spots the state holds; the vanilla that a knocked-in position becomes
+    # comes with the barrier formula (its term A).
+    price, vanilla = an_barrier.barrier_log(
+        log_spots=pick(st.x, g["a1"]), strikes=g["strike"], barriers=g["level"],
+        expiries=g["tau"], rates=p.rate, dividends=p.dividends[g["a1"]], is_call=g["call"],
+        vols=contract_vols(g, vols)[0], is_up=g["up"], is_in=g["knock_in"])
     return jnp.where(stats.survival > 0.5, price, jnp.where(g["knock_in"], vanilla, 0.0))
 
 

@@ -172,17 +172,29 @@ def closed_terms(kind: str, positions, date: float) -> dict:
 
 
 def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array:
-    s = jnp.exp(st.x)
-    s1, s2 = pick(s, g["a1"]), pick(s, g["a2"])
     r, q1, q2 = p.rate, p.dividends[g["a1"]], p.dividends[g["a2"]]
     v1, v2 = contract_vols(g, vols)
     tau = g["tau"]
+    if kind in ("bs_european", "bs_digital"):
+        # From the log spots the state holds: no logarithm per scenario and contract.
+        common = dict(log_spots=pick(st.x, g["a1"]), strikes=g["strike"], expiries=tau,
+                      rates=r, dividends=q1, is_call=g["call"])
+        if kind == "bs_european":
+            return bs.european_log(vols=v1, **common)
+        price = bs.digital_log(vols=v1, cash=g["cash"], **common)
+        if "dvol_dk" not in g:
+            return price
+        # On a smile the digital is -dC/dK of the call at the strike's own vol: the Black-
+        # Scholes digital less vega x dsigma/dK (plus it for a put), the skew term.
+        vega = jax.jvp(lambda v: bs.european_log(vols=v, **common), (v1,),
+                       (jnp.ones_like(v1),))[1]
+        return price - jnp.where(g["call"], 1.0, -1.0) * g["cash"] * vega * g["dvol_dk"]
+    s = jnp.exp(st.x)
+    s1, s2 = pick(s, g["a1"]), pick(s, g["a2"])
     if kind == "forward":
         return s1 * jnp.exp(-q1 * tau) - g["strike"] * jnp.exp(-r * tau)
     common = dict(spots=s1, strikes=g["strike"], expiries=tau, rates=r, dividends=q1,
                   is_call=g["call"])
-    if kind == "bs_european":
-        return bs.european(vols=v1, **common)
     if kind in ("heston_european", "bates_european"):
         a, h = g["a1"], p.model
         # 1024 nodes: within 1.1e-9 of spot in float64 (2.5e-6 in float32) over the grid of
@@ -198,14 +210,6 @@ def closed_value(kind: str, g: dict, st, p, vols: jax.Array, stats) -> jax.Array
         a, j = g["a1"], p.model
         return merton.european(vols=v1, jump_intensity=j.jump_intensity[a],
                                jump_mean=j.jump_mean[a], jump_std=j.jump_std[a], **common)
-    if kind == "bs_digital":
-        price = bs.digital(vols=v1, cash=g["cash"], **common)
-        if "dvol_dk" not in g:
-            return price
-        # On a smile the digital is -dC/dK of the call at the strike's own vol: the Black-
-        # Scholes digital less vega x dsigma/dK (plus it for a put), the skew term.
-        vega = jax.jvp(lambda v: bs.european(vols=v, **common), (v1,), (jnp.ones_like(v1),))[1]
-        return price - jnp.where(g["call"], 1.0, -1.0) * g["cash"] * vega * g["dvol_dk"]
     corr = jnp.matmul(p.chol, p.chol.T, precision=jax.lax.Precision.HIGHEST)
     if kind == "margrabe":
         return margrabe.exchange(spots1=s1, spots2=s2, vols1=v1, vols2=v2,

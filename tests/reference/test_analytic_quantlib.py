@@ -120,6 +120,47 @@ def test_digital_matches_quantlib_cash_or_nothing():
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
 
 
+def _log_kwargs(kwargs):
+    """The same terms with log spots, as a simulated state holds them."""
+    out = {k: v for k, v in kwargs.items() if k != "spots"}
+    out["log_spots"] = np.log(kwargs["spots"])
+    return out
+
+
+def _assert_close_in_spot(got, expected, spots, rtol, atol):
+    """|got - expected| <= rtol |expected| + atol x spot: float32 errors are absolute in
+    units of spot."""
+    err = np.abs(np.asarray(got, np.float64) - np.asarray(expected))
+    bound = rtol * np.abs(np.asarray(expected)) + atol * np.asarray(spots, np.float64)
+    assert np.all(err <= bound), (err / bound).max()
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(np.float64, 1e-11, 1e-12),
+                                               (np.float32, 1e-5, 1e-6)])
+def test_log_spot_entries_match_quantlib(dtype, rtol, atol):
+    """european_log, digital_log and barrier_log (price, and the vanilla it returns), the
+    risk kernel's closed forms, against QuantLib. In float32 the error is absolute in units
+    of spot (log S itself carries an ulp of ~1e-7 relative)."""
+    rows = BS_CASES
+    spots = [r[0] for r in rows]
+    kwargs = _log_kwargs(_bs_kwargs(rows, dtype))
+    euro = bs.european_log(**kwargs)
+    assert euro.dtype == dtype
+    _assert_close_in_spot(euro, [_ql_european(*r).NPV() for r in rows], spots, rtol, atol)
+    cash = 7.5
+    digi = bs.digital_log(**kwargs, cash=dtype(cash))
+    expected = [_ql_european(*r, payoff=ql.CashOrNothingPayoff(_option_type(r[6]), r[1], cash)
+                             ).NPV() for r in rows]
+    # A digital's error is in units of its cash, scaled by d2's sensitivity to log S.
+    _assert_close_in_spot(digi, expected, [cash] * len(rows), rtol, 10 * atol)
+    rows = BARRIER_CASES
+    spots = [r[0] for r in rows]
+    price, vanilla = barrier.barrier_log(**_log_kwargs(_barrier_kwargs(rows, dtype)))
+    _assert_close_in_spot(price, [_ql_barrier(*r) for r in rows], spots, 10 * rtol, 10 * atol)
+    expected = [_ql_european(r[0], r[1], r[3], r[4], r[5], r[6], r[7]).NPV() for r in rows]
+    _assert_close_in_spot(vanilla, expected, spots, rtol, atol)
+
+
 def test_forward_matches_quantlib_discounting():
     expected = np.array(
         [
