@@ -36,7 +36,7 @@ def child(paths: int, repeats: int, dtype: str, seed: int) -> dict:
     import jax
 
     jax.config.update("jax_threefry_partitionable", True)
-    from bench_pricing import busy_cpu_s, own_cpu_s, time_repeats, with_paths
+    from bench_pricing import time_repeats, with_paths
 
     import mcrisk
 
@@ -44,15 +44,13 @@ def child(paths: int, repeats: int, dtype: str, seed: int) -> dict:
     out = {"devices": jax.local_device_count(), "cases": {}}
     for name, cfg in cases.items():
         mcrisk.price(with_paths(cfg, cfg["sim"]["chunk_size"]))  # compiles
-        busy0, own0 = busy_cpu_s(), own_cpu_s()
         run = time_repeats(lambda cfg=cfg: mcrisk.price(cfg), repeats)
-        busy1, own1 = busy_cpu_s(), own_cpu_s()
         res = run["result"]
         out["cases"][name] = {
             "best_s": run["best_s"], "median_s": run["median_s"],
             "paths_per_s": paths / run["best_s"],
-            "cpu_per_wall": (own1 - own0) / sum(run["seconds"]),
-            "others_cpu_s": None if busy0 is None else run["others_cpu_s"],
+            "cpu_per_wall": run["own_cpu_s"] / sum(run["seconds"]),
+            "others_cpu_s": run["others_cpu_s"],
             "book_value": res["book"]["value"], "book_stderr": res["book"]["stderr"]}
     return out
 

@@ -368,14 +368,57 @@ def time_repeats(fn: Callable[[], Any], repeats: int, clock: CompileClock | None
                 own_cpu_s=own1 - own0, others_cpu_s=others)
 
 
-def time_mcrisk(cfg: dict, paths: int, repeats: int, clock: CompileClock) -> dict:
-    """Warm up on one chunk (compiles everything), then time `repeats` full calls."""
+def time_alternating(fns: dict[str, Callable[[], Any]], repeats: int,
+                     clock: CompileClock | None = None) -> dict[str, dict]:
+    """`time_repeats` of several implementations, called in turns (a, b, a, b, ...): this
+    VM's speed drifts by tens of percent within a minute, and taken in turns every
+    implementation sees the same drift. Adds `paired_ratios`: per round, each
+    implementation's time over the first's."""
+    acc = {k: dict(seconds=[], own=0.0, others=0.0, recompiled=0, result=None) for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            compiles = clock.count if clock else 0
+            busy0, own0 = busy_cpu_s(), own_cpu_s()
+            s, acc[k]["result"] = wall(fn)
+            busy1, own1 = busy_cpu_s(), own_cpu_s()
+            acc[k]["seconds"].append(s)
+            acc[k]["own"] += own1 - own0
+            if busy0 is not None:
+                acc[k]["others"] += max(0.0, (busy1 - busy0) - (own1 - own0))
+            acc[k]["recompiled"] += (clock.count - compiles) if clock else 0
+    first = acc[next(iter(fns))]["seconds"]
+    return {k: dict(seconds=a["seconds"], best_s=min(a["seconds"]),
+                    median_s=statistics.median(a["seconds"]), result=a["result"],
+                    recompiled=a["recompiled"], own_cpu_s=a["own"],
+                    others_cpu_s=a["others"] if busy_cpu_s() is not None else None,
+                    paired_ratios=[t / f for t, f in zip(a["seconds"], first)])
+            for k, a in acc.items()}
+
+
+def warm_mcrisk(cfg: dict, paths: int, clock: CompileClock) -> tuple[Callable, dict]:
+    """Warm up on one chunk (compiles everything); return the timed call and the warm-up's
+    compile and wall seconds."""
     warm_paths = min(paths, cfg["sim"]["chunk_size"])
     before = clock.seconds
     first_s, _ = wall(lambda: mcrisk.price(with_paths(cfg, warm_paths)))
-    compile_s = clock.seconds - before
-    run = time_repeats(lambda: mcrisk.price(with_paths(cfg, paths)), repeats, clock)
-    return dict(run, compile_s=compile_s, warmup_s=first_s, warmup_paths=warm_paths)
+    full = with_paths(cfg, paths)
+    return (lambda: mcrisk.price(full)), dict(compile_s=clock.seconds - before,
+                                              warmup_s=first_s, warmup_paths=warm_paths)
+
+
+def time_mcrisk(cfg: dict, paths: int, repeats: int, clock: CompileClock) -> dict:
+    """Warm up on one chunk (compiles everything), then time `repeats` full calls."""
+    call, warm = warm_mcrisk(cfg, paths, clock)
+    return dict(time_repeats(call, repeats, clock), **warm)
+
+
+def time_against_numpy(cfg: dict, paths: int, repeats: int, clock: CompileClock
+                       ) -> tuple[dict, dict]:
+    """mcrisk (warmed up) and `numpy_price` of `cfg`, timed in turns."""
+    call, warm = warm_mcrisk(cfg, paths, clock)
+    runs = time_alternating({"mcrisk": call, "numpy": lambda: numpy_price(cfg)}, repeats,
+                            clock)
+    return dict(runs["mcrisk"], **warm), runs["numpy"]
 
 
 def row(case: str, impl: str, paths: int, run: dict, base_pps: float | None) -> dict:
@@ -387,7 +430,10 @@ def row(case: str, impl: str, paths: int, run: dict, base_pps: float | None) -> 
                 # with equal paths it is (this row's time) / (mcrisk's time).
                 ratio=(base_pps / pps) if base_pps else 1.0,
                 recompiled=run.get("recompiled", 0), own_cpu_s=run["own_cpu_s"],
-                others_cpu_s=run["others_cpu_s"])
+                others_cpu_s=run["others_cpu_s"],
+                # Median over the rounds of (this row's time) / (mcrisk's, same round).
+                paired_ratio=(statistics.median(run["paired_ratios"])
+                              if "paired_ratios" in run and base_pps else None))
 
 
 def agree(case: str, ref_impl: str, ref: dict, impl: str, other: dict,
@@ -410,15 +456,19 @@ def agree(case: str, ref_impl: str, ref: dict, impl: str, other: dict,
 
 def format_table(rows: list[dict]) -> str:
     head = ("| case | implementation | paths | compile s | best s | median s | paths/s "
-            "| ratio |")
-    lines = [head, "|" + "---|" * 8]
+            "| ratio | paired ratio |")
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
         comp = f"{r['compile_s']:.2f}" if r["compile_s"] is not None else "-"
         note = f" (recompiled {r['recompiled']}x)" if r["recompiled"] else ""
         lines.append(f"| {r['case']} | {r['implementation']}{note} | {r['paths']:,} | {comp} "
                      f"| {r['best_s']:.2f} | {r['median_s']:.2f} | {r['paths_per_s']:,.0f} "
-                     f"| {r['ratio']:.2f} |")
+                     f"| {r['ratio']:.2f} | {_paired(r)} |")
     return "\n".join(lines)
+
+
+def _paired(r: dict) -> str:
+    return "-" if r.get("paired_ratio") is None else f"{r['paired_ratio']:.2f}"
 
 
 def format_checks(checks: list[dict]) -> str:
@@ -502,13 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     # Case 1: the example book.
     case = "book"
     cfg = book_config(args.paths, args.dtype, args.seed)
-    mc = time_mcrisk(cfg, args.paths, args.repeats, clock)
+    mc, npy = time_against_numpy(cfg, args.paths, args.repeats, clock)
     base = args.paths / mc["best_s"]
     rows.append(row(case, "mcrisk", args.paths, mc, None))
     gp = args.greeks_paths or args.paths
     mg = time_mcrisk(with_paths(cfg, gp, greeks=True), gp, args.greeks_repeats, clock)
     rows.append(row(case, "mcrisk + Greeks", gp, mg, base))
-    npy = time_repeats(lambda: numpy_price(cfg), args.repeats)
     rows.append(row(case, "numpy", args.paths, npy, base))
     prices[case] = dict(mcrisk=mcrisk_prices(mc["result"]), numpy=npy["result"])
     # Spot and perpetual values are exact: allow float32 rounding of the largest spot.
@@ -518,10 +567,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def one_position(case: str, ccfg: dict, name: str):
         """mcrisk and NumPy on a one-position book; its price checked (the position's)."""
-        m = time_mcrisk(ccfg, args.paths, args.repeats, clock)
+        m, npc = time_against_numpy(ccfg, args.paths, args.repeats, clock)
         b = args.paths / m["best_s"]
         rows.append(row(case, "mcrisk", args.paths, m, None))
-        npc = time_repeats(lambda: numpy_price(ccfg), args.repeats)
         rows.append(row(case, "numpy", args.paths, npc, b))
         prices[case] = dict(mcrisk=mcrisk_prices(m["result"]), numpy=npc["result"])
         r = {name: prices[case]["mcrisk"][name]}
@@ -561,7 +609,9 @@ def main(argv: list[str] | None = None) -> int:
           f"paths; best of {args.repeats} (Greeks: {args.greeks_repeats}, QuantLib: 1)\n")
     print(format_table(rows))
     print("\nratio = mcrisk paths/s / this row's paths/s (same case): > 1 means mcrisk is "
-          "faster; compile s = JAX trace + lower + compile on the warm-up call\n")
+          "faster; paired ratio = median over the rounds (mcrisk and NumPy timed in turns) "
+          "of this row's time over mcrisk's; compile s = JAX trace + lower + compile on the "
+          "warm-up call\n")
     for r in rows:
         if r["others_cpu_s"] and r["others_cpu_s"] > max(0.1, 0.1 * sum(r["seconds"])):
             print(f"warning: other processes used {r['others_cpu_s']:.1f} CPU-s during the "

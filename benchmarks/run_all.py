@@ -78,17 +78,22 @@ def _num(x, fmt: str = ",.0f") -> str:
 
 def pricing_md(d: dict) -> list[str]:
     env = d["environment"]
+    turns = any(r.get("paired_ratio") is not None for r in d["rows"])
     out = [f"Measured {env['date']}, load at start {env['load_avg_start'][0]:.2f}; "
            f"{env['dtype']}, chunks of 65,536 paths, best of {d['args']['repeats']} calls "
-           f"after a compiling warm-up (Greeks and QuantLib: 1). `ratio` = mcrisk's "
-           "paths/s over the row's (> 1: mcrisk faster); `compile s` = JAX trace + lower + "
-           "compile on the warm-up call.", "",
-           "| case | implementation | paths | compile s | best s | median s | paths/s | ratio |",
-           "|---|---|---|---|---|---|---|---|"]
+           "after a compiling warm-up (Greeks and QuantLib: 1)"
+           + ("; mcrisk and NumPy called in turns" if turns else "") +
+           ". `ratio` = mcrisk's paths/s over the row's (> 1: mcrisk faster); "
+           "`paired` = median over the rounds of the row's time over mcrisk's in the same "
+           "round; `compile s` = JAX trace + lower + compile on the warm-up call.", "",
+           "| case | implementation | paths | compile s | best s | median s | paths/s | ratio "
+           "| paired |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in d["rows"]:
         out.append(f"| {r['case']} | {r['implementation']} | {r['paths']:,} | "
                    f"{_num(r['compile_s'], '.2f')} | {r['best_s']:.2f} | {r['median_s']:.2f} | "
-                   f"{r['paths_per_s']:,.0f} | {r['ratio']:.2f} |")
+                   f"{r['paths_per_s']:,.0f} | {r['ratio']:.2f} | "
+                   f"{_num(r.get('paired_ratio'), '.2f')} |")
     bad = [c for c in d["checks"] if not c["ok"]]
     zs = max(abs(c["z"]) for c in d["checks"]) if d["checks"] else 0.0
     out += ["", f"Prices checked against mcrisk's: {len(d['checks']) - len(bad)} of "
@@ -121,8 +126,10 @@ def risk_md(d: dict) -> list[str]:
         out.append(f"| 100-option book, NumPy/SciPy vectorised closed forms | "
                    f"{n['scenarios']:,} | {n['seconds']:.1f} | {n['scenarios_per_second']:,.0f} "
                    f"| {n['var'].get('0.99', 0):,.0f} | {n['es'].get('0.99', 0):,.0f} |")
+        rounds = (f"best of {b['repeats']} calls each, in turns; median of the rounds' "
+                  f"ratios {n['paired_ratio_median']:.2f}x; " if "repeats" in b else "")
         out += ["", f"mcrisk / NumPy speed: {n['ratio_numpy_over_mcrisk']:.2f}x "
-                "(NumPy time over mcrisk time; the target is >= 5)."]
+                f"(NumPy time over mcrisk time; {rounds}the target is >= 5)."]
     if "example" in d:
         e = d["example"]
         out += ["", f"Default example book (nested), {e['scenarios']:,} scenarios: "
