@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from mcrisk.analytic.bs import _as_arrays, _safe_sqrt
+from mcrisk.analytic.bs import _as_arrays, _log_terms, _safe_sqrt
 from mcrisk.analytic.normal import ndtr
 
 __all__ = ["barrier", "barrier_log"]
@@ -77,11 +77,8 @@ def barrier_log(*, log_spots, strikes, barriers, expiries, vols, rates, dividend
     differences, where `barrier` takes two divisions and two logarithms per element; the
     vanilla is Haug's term A, which the formula evaluates anyway. Arguments as `barrier`'s."""
     x = jnp.asarray(log_spots)
-    k, h = jnp.asarray(strikes), jnp.asarray(barriers)
-    # Per contract, before broadcasting against the spots.
-    lk = jnp.log(k.astype(jnp.result_type(k, float)))
-    lh = jnp.log(h.astype(jnp.result_type(h, float)))
-    return _barrier(spots=jnp.exp(x), log_hs=lh - x, log_sk=x - lk, strikes=k, barriers=h,
+    return _barrier(spots=jnp.exp(x), log_hs=_log_terms(barriers) - x,
+                    log_sk=x - _log_terms(strikes), strikes=strikes, barriers=barriers,
                     expiries=expiries, vols=vols, rates=rates, dividends=dividends,
                     is_call=is_call, is_up=is_up, is_in=is_in, rebate=rebate)
 

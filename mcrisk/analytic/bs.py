@@ -110,7 +110,7 @@ def european_log(
     element (float32, 100 x 65,536 values: 7.6 against 16.8 ms). Arguments as
     `european`'s."""
     x, k, lk, t, v, r, q, call, dtype = _as_arrays(
-        log_spots, strikes, _log_strikes(strikes), expiries, vols, rates, dividends,
+        log_spots, strikes, _log_terms(strikes), expiries, vols, rates, dividends,
         flags=(is_call,)
     )
     carry = (r - q) * t
@@ -135,7 +135,7 @@ def digital_log(
     """`digital` of spots exp(log_spots), without a logarithm per element (see
     `european_log`). Arguments as `digital`'s."""
     x, k, lk, t, v, r, q, c, call, dtype = _as_arrays(
-        log_spots, strikes, _log_strikes(strikes), expiries, vols, rates, dividends, cash,
+        log_spots, strikes, _log_terms(strikes), expiries, vols, rates, dividends, cash,
         flags=(is_call,)
     )
     return _digital(log_moneyness=(x - lk) + (r - q) * t, stddevs=v * _safe_sqrt(t),
@@ -190,10 +190,11 @@ def _safe_sqrt(x: Array) -> Array:
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
 
 
-def _log_strikes(strikes: ArrayLike) -> Array:
-    """log K before broadcasting against the spots: once per contract, not per element. A
-    zero strike gives -inf, read by `_black` as a certain exercise."""
-    k = jnp.asarray(strikes)
+def _log_terms(terms: ArrayLike) -> Array:
+    """log of a contract term (a strike, a barrier) before it is broadcast against the
+    spots: once per contract, not per element. A zero strike gives -inf, read by `_black`
+    as a certain exercise."""
+    k = jnp.asarray(terms)
     return jnp.log(k.astype(jnp.result_type(k, float)))
 
 
