@@ -288,4 +288,5 @@ class Risk:
     margin: MarginGrid | None = MarginGrid()
     ci_level: float = _RISK.ci_level
     histogram_bins: int = _RISK.histogram_bins
+    attribution: bool = _RISK.attribution
     scenarios: ScenarioSource = ScenarioSource()

@@ -243,6 +243,8 @@ RISK = FACTS + _TAIL + [
                                               "sample jackknife), also added to `var_ci`"),
     ("nested_error.es_bias_removed.<level>", "the same for ES and `es_ci`"),
     ("nested_error.method", "how the bias was estimated (text)"),
+    ("contributions", "per level, the tail's attribution; empty with "
+                      "`risk.attribution: false`"),
     ("contributions.<level>.component_es.<position>", "mean loss of the position over the "
                                                       "ES tail scenarios; sums to ES"),
     ("contributions.<level>.component_var.<position>", "mean loss of the position over the "
@@ -254,6 +256,9 @@ RISK = FACTS + _TAIL + [
                                                   "position references (`BTC+ETH` groups)"),
     ("worst_scenarios[].scenario", "index of one of the five largest-loss scenarios"),
     ("worst_scenarios[].loss", "its book loss"),
+    ("worst_scenarios[].by_position", "its loss per position; null with "
+                                      "`risk.attribution: false` where the run kept no "
+                                      "per-position losses (nothing nested, no profile)"),
     ("worst_scenarios[].by_position.<position>", "its loss per position"),
 ] + TODAY + [
     ("methods_at_horizon.<position>", "how the position is revalued at the horizon: "

@@ -13,7 +13,7 @@ from mcrisk.problem import MIN_VOL, Market, MarginGrid, Risk, ScenarioSource, St
 KEYS = ("horizon", "levels", "method", "inner_paths", "revaluation", "stress_paths",
         "vol_dynamics", "vol_shock", "dates",
         "pfe_level", "collateral", "maintenance_margin", "stress", "margin", "ci_level",
-        "histogram_bins", "name", "scenarios")
+        "histogram_bins", "attribution", "name", "scenarios")
 SCENARIO_KEYS = ("source", "prices", "window", "horizon_days", "overlapping", "age_weighting",
                  "filter", "ewma_lambda", "garch_mean", "n_scenarios")
 SOURCES = ("model", "historical", "filtered_historical")
@@ -90,6 +90,7 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None, *,
     ci = E.number("risk.ci_level", raw.get("ci_level", d.ci_level), lo=0.5, hi=1.0,
                   hi_open=True)
     bins = E.integer("risk.histogram_bins", raw.get("histogram_bins", d.histogram_bins), lo=5)
+    attribution = E.boolean("risk.attribution", raw.get("attribution", d.attribution))
     scenarios = _scenarios(raw.get("scenarios"), market, horizon)
     if scenarios.source != "model":
         for key, bad in (("method", method != "full"), ("dates", bool(dates)),
@@ -102,7 +103,7 @@ def build_risk(raw: Any, market: Market, base_vols: np.ndarray | None = None, *,
                 revaluation=revaluation, stress_paths=stress_paths,
                 vol_dynamics=vol_dyn, vol_shock=shock, dates=dates, pfe_level=pfe,
                 collateral=collateral, maintenance_margin=mm, stress=stress, margin=margin,
-                ci_level=ci, histogram_bins=bins, scenarios=scenarios)
+                ci_level=ci, histogram_bins=bins, attribution=attribution, scenarios=scenarios)
 
 
 def _scenarios(raw: Any, market: Market, horizon: float) -> ScenarioSource:

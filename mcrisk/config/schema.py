@@ -115,6 +115,9 @@ class RiskConf:
     margin: MarginConf = field(default_factory=MarginConf)
     ci_level: float = 0.95
     histogram_bins: int = 60
+    # false: VaR, ES, intervals, moments and histogram only (no component or incremental
+    # ES, no per-position losses of the worst scenarios), the quick run of a risk screen.
+    attribution: bool = True
     scenarios: ScenariosConf = field(default_factory=ScenariosConf)
 
 

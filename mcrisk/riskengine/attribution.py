@@ -56,10 +56,14 @@ def ranks_needed(tail: Tail) -> list[int]:
 WORST = 5  # scenarios listed by `worst_scenarios`
 
 
-def worst_scenarios(tail: Tail, count: int = WORST) -> tuple[WorstScenario, ...]:
-    return tuple(WorstScenario(int(i), float(l), np.asarray(row, np.float64))
-                 for i, l, row in zip(tail.top_idx[:count], tail.top_loss[:count],
-                                      tail.first_rows(count)))
+def worst_scenarios(tail: Tail, count: int = WORST, rows: bool = True
+                    ) -> tuple[WorstScenario, ...]:
+    """The `count` largest losses with their scenario index; with `rows`, also each
+    position's loss (the tail must hold them)."""
+    got = tail.first_rows(count) if rows else [None] * count
+    return tuple(WorstScenario(int(i), float(l), None if row is None
+                               else np.asarray(row, np.float64))
+                 for i, l, row in zip(tail.top_idx[:count], tail.top_loss[:count], got))
 
 
 def group_of(position, assets) -> str:

@@ -69,9 +69,11 @@ def equal_tail(problem: Problem, pos_loss: np.ndarray, groups: list[str]) -> tup
     ``(TailResult, contributions, worst scenarios)``."""
     rk = problem.risk
     n = len(pos_loss)
-    tail = Tail(n, pos_loss.shape[1], rk.levels, rk.ci_level, rk.histogram_bins)
+    tail = Tail(n, pos_loss.shape[1], rk.levels, rk.ci_level, rk.histogram_bins,
+                loo=rk.attribution)
     tail.update(pos_loss, np.arange(n, dtype=np.int64))
-    return (tail.result(), attribution.contributions(tail, groups),
+    return (tail.result(),
+            attribution.contributions(tail, groups) if rk.attribution else (),
             attribution.worst_scenarios(tail))
 
 
@@ -124,15 +126,18 @@ def age_weighted_tail(problem: Problem, pos_loss: np.ndarray, weights: np.ndarra
     sd = float(np.sqrt(weights @ d ** 2))
     skew = float(weights @ d ** 3) / sd ** 3 if sd > 0 else 0.0
     kurt = float(weights @ d ** 4) / sd ** 4 - 3.0 if sd > 0 else 0.0
-    # ES of the book without each position, for incremental ES (few scenarios: direct).
-    without = np.array([weighted_tail(np.delete(pos_loss, j, axis=1), weights, rk.levels).es
-                        for j in range(pos_loss.shape[1])]).reshape(-1, len(rk.levels))
     n_eff = 1.0 / float(weights @ weights)
     counts, edges = np.histogram(loss, rk.histogram_bins)
-    contributions = tuple(
-        Contribution(a, wt.component[i], None, None, wt.es[i] - without[:, i],
-                     attribution.by_group(groups, wt.component[i]))
-        for i, a in enumerate(rk.levels))
+    contributions = ()
+    if rk.attribution:
+        # ES of the book without each position, for incremental ES (few scenarios: direct).
+        without = np.array([weighted_tail(np.delete(pos_loss, j, axis=1), weights,
+                                          rk.levels).es
+                            for j in range(pos_loss.shape[1])]).reshape(-1, len(rk.levels))
+        contributions = tuple(
+            Contribution(a, wt.component[i], None, None, wt.es[i] - without[:, i],
+                         attribution.by_group(groups, wt.component[i]))
+            for i, a in enumerate(rk.levels))
     worst = np.argsort(-loss, kind="stable")[:attribution.WORST]
     tail = TailResult(
         tuple(TailMetrics(a, float(wt.var[i]), float(wt.es[i]), None, None)

@@ -142,13 +142,16 @@ class Tail:
         levels: confidence levels.
         ci: coverage of the intervals.
         bins: histogram bins.
+        rows: keep the per-position losses of the tail scenarios (else `fill_rows`).
+        loo: keep the leave-one-out tails of incremental ES (`update` adds them).
     """
 
-    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int, rows: bool = True):
+    def __init__(self, n: int, n_pos: int, levels, ci: float, bins: int, rows: bool = True,
+                 loo: bool = True):
         self.n, self.levels, self.ci, self.bins = n, tuple(levels), ci, bins
         # rows=False: keep only (loss, index) of the tail; the per-position rank means that
         # attribution reads come from `fill_rows` (a second pass by scenario index).
-        self.rows = rows
+        self.rows, self.loo = rows, loo
         self._prefix: dict[int, np.ndarray] = {}
         self._first = np.empty((0, n_pos))
         self.k = keep_count(n, levels, ci)
@@ -190,7 +193,8 @@ class Tail:
                                      f"in scenario {int(index[row])}")
         loss = pos_losses.sum(axis=1)
         self.add(loss, index, pos_losses)
-        self.add_loo(loss[None, :] - pos_losses.T)  # (positions, chunk)
+        if self.loo:
+            self.add_loo(loss[None, :] - pos_losses.T)  # (positions, chunk)
 
     def add(self, loss: np.ndarray, index: np.ndarray, rows: np.ndarray | None = None) -> None:
         """Add a chunk's book losses (chunk,) float64 with their global indices (and their

@@ -69,7 +69,8 @@ class Contribution(NamedTuple):
 class WorstScenario(NamedTuple):
     scenario: int  # scenario index
     loss: float  # book loss, currency
-    by_position: np.ndarray  # (positions,) losses, currency
+    # (positions,) losses, currency; None where the run kept no rows (risk.attribution off)
+    by_position: np.ndarray | None
 
 
 class Today(NamedTuple):

@@ -109,11 +109,12 @@ def simulate_risk(problem: Problem, *, progress: Tracker | None = None,
     # Nothing nested, no profile, no delta-gamma, no sink: losses reduced on the device and
     # a tail of (loss, index) filled in by a second pass (stream.py).
     fast = not nested and not rk.dates and not want_greeks and sink is None
-    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins, rows=not fast)
+    tail = Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins, rows=not fast,
+                loo=rk.attribution)
     # Losses with the nested positions revalued from each half of the inner paths.
-    half_tails = ([Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
-                   for _ in range(2)] if nested_h else [])
-    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins)
+    half_tails = ([Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins,
+                        loo=rk.attribution) for _ in range(2)] if nested_h else [])
+    dg_tail = (Tail(n, len(names), rk.levels, rk.ci_level, rk.histogram_bins, loo=False)
                if want_greeks else None)
     profile_dates = [dates.index(d) for d in rk.dates]
     profile = (Profile(n, rk.dates, float(q @ v0), rk.pfe_level, rk.collateral,
@@ -129,7 +130,7 @@ def simulate_risk(problem: Problem, *, progress: Tracker | None = None,
     if fast:
         n_floored += stream_losses(kernel, tail, q, v0, n, samples, lambda start, pos, xs: (
             require_finite(pos, names, _at_scenario(start, 0, dates, xs, m.assets))),
-            progress, var_shift)
+            progress, var_shift, attribution=rk.attribution)
     for c in range(0 if fast else n_chunks):
         start = c * samples
         n_valid = min(samples, n - start)
@@ -170,8 +171,8 @@ def simulate_risk(problem: Problem, *, progress: Tracker | None = None,
         tail_res, nested_error = nested_correction(
             tail_res, [t.result() for t in half_tails], rk.inner_paths)
     groups = [attribution.group_of(p, m.assets) for p in problem.positions]
-    contrib = attribution.contributions(tail, groups)
-    if half_tails:
+    contrib = attribution.contributions(tail, groups) if rk.attribution else ()
+    if half_tails and rk.attribution:
         # Contributions are means over tail scenarios, linear like ES: the same jackknife
         # keeps component ES summing to the corrected ES.
         contrib = jackknife(contrib, *(attribution.contributions(t, groups)
@@ -199,7 +200,7 @@ def simulate_risk(problem: Problem, *, progress: Tracker | None = None,
     st, margin = stress_and_margin(problem, base_prep, base, q, names, progress)
     return RiskResult(
         tail=tail_res, nested_error=nested_error, contributions=contrib,
-        worst_scenarios=attribution.worst_scenarios(tail),
+        worst_scenarios=attribution.worst_scenarios(tail, rows=rk.attribution or not fast),
         today=_today(problem, q, v0, v0_se, closed, own),
         methods_at_horizon=_methods(problem, plans[h_idx]), scenario_source=None,
         vega_by_expiry=_vega_by_expiry(problem), profile=prof, delta_gamma=dg, stress=st,

@@ -26,7 +26,8 @@ from mcrisk.riskengine.scenarios import scenario_losses
 
 
 def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, samples: int,
-                  on_bad: Callable, progress, var_shift=None) -> np.ndarray:
+                  on_bad: Callable, progress, var_shift=None,
+                  attribution: bool = True) -> np.ndarray:
     """Fill `tail` (kept without rows) with the horizon losses of scenarios 0 .. n - 1.
 
     Args:
@@ -40,6 +41,8 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
             (chunk, 1, assets)) of a chunk holding a non-finite loss; it raises.
         progress: `Tracker`.
         var_shift: heston/bates vol shift (the floored scenarios are counted), or None.
+        attribution: False: the book losses only (no leave-one-out tails, no second pass;
+            the tail's rank means and rows are left unset).
 
     Returns:
         (1,) count of scenarios whose shifted vol was floored (zero without `var_shift`).
@@ -52,6 +55,8 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
 
     def launch(index: np.ndarray, n_valid: int):
         """Start the kernel on `index` (asynchronous: the host goes on with the last chunk)."""
+        if not attribution:
+            return scenario_losses(spec, inputs, index, np.int32(n_valid), book), n_valid
         bound = tail.loo_bound
         thr = bound.astype(ft)
         # Rounded down: the device's test may only err towards keeping a scenario.
@@ -61,7 +66,12 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
 
     def fetch(launched) -> dict:
         fut, n_valid = launched
-        out = jax.device_get(fut)
+        # Without attribution the position losses stay on the device unless a chunk has a
+        # non-finite loss (`on_bad` reads them).
+        out = jax.device_get(fut if attribution else
+                             {k: fut[k] for k in ("loss_hi", "loss_lo", "ok", "v")})
+        if not out["ok"][:n_valid].all() and "pos" not in out:
+            out.update(jax.device_get({k: fut[k] for k in ("pos", "x")}))
         out["loss"] = (out["loss_hi"][:n_valid].astype(np.float64)
                        + out["loss_lo"][:n_valid].astype(np.float64))
         return out
@@ -94,22 +104,26 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         out = fetch(pending)
         # The next chunk runs while this one is added: its leave-one-out flags use the
         # bounds before this chunk, lower, so they only let more scenarios through (the host
-        # applies the exact bounds). Not after the first chunk, whose losses set the floor.
-        if c and c + 1 < n_chunks:
+        # applies the exact bounds). With attribution, not after the first chunk, whose
+        # losses set the floor.
+        if (c or not attribution) and c + 1 < n_chunks:
             pending = chunk(c + 1)
         if not out["ok"][:n_valid].all():
             on_bad(start, out["pos"][:, :n_valid].T, out["x"][:n_valid])
         loss = out["loss"]
         tail.add(loss, np.arange(start, start + n_valid, dtype=np.int64))
-        if c == 0 and n_chunks > 1:
+        if attribution and c == 0 and n_chunks > 1:
             tail.guess_loo_floor(loss[None, :] - out["pos"][:, :n_valid].astype(np.float64))
-        add_loo(out, n_valid)
+        if attribution:
+            add_loo(out, n_valid)
         if var_shift is not None:
             v = np.sqrt(np.maximum(out["v"][:n_valid, 0], 0.0))
             floored += shocked_vols(v, var_shift)[1].any(axis=-1).sum()
-        if c == 0 and n_chunks > 1:
+        if attribution and c == 0 and n_chunks > 1:
             pending = chunk(1)
         progress.update(c + 1, start + n_valid)
+    if not attribution:
+        return floored
     if not tail.loo_complete():
         # The first chunk's floor was too high for some position (~1e-15 for iid
         # scenarios): add every chunk's leave-one-out losses again without it.

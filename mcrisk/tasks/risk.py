@@ -181,7 +181,8 @@ def risk_dict(r: RiskResult) -> dict:
             "method": ne.method}
     out["contributions"] = _contributions(r.contributions, names)
     out["worst_scenarios"] = [{"scenario": w.scenario, "loss": w.loss,
-                               "by_position": _per(names, w.by_position)}
+                               "by_position": (None if w.by_position is None
+                                               else _per(names, w.by_position))}
                               for w in r.worst_scenarios]
     if weighted:
         out["notes"] = None
@@ -254,13 +255,14 @@ def table(result: dict) -> str:
                      "removed from VaR " + ", ".join(
                          f"{k}: {fmt(v, '+,.2f')}" for k, v in ne["var_bias_removed"].items())
                      + " (also added to the intervals)")
-    top = max(result["contributions"], key=float)
-    c = result["contributions"][top]
-    lines += ["", f"contributions at {top}: {'position':<20} {'component ES':>14} "
-                  f"{'incremental ES':>15}"]
-    for name, v in sorted(c["component_es"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"{'':<20} {name:<20} {money(v):>14} "
-                     f"{money(c['incremental_es'][name]):>15}")
+    if result["contributions"]:  # empty with risk.attribution: false
+        top = max(result["contributions"], key=float)
+        c = result["contributions"][top]
+        lines += ["", f"contributions at {top}: {'position':<20} {'component ES':>14} "
+                      f"{'incremental ES':>15}"]
+        for name, v in sorted(c["component_es"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"{'':<20} {name:<20} {money(v):>14} "
+                         f"{money(c['incremental_es'][name]):>15}")
     for st in result.get("stress") or []:
         err = f" ± {money(st['loss_stderr'])}" if st.get("loss_stderr") else ""
         lines.append(f"stress {st['name']:<20} loss {money(st['loss'])}{err}")

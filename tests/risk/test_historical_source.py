@@ -50,8 +50,12 @@ LINEAR = [dict(name="btc", type="spot", asset="BTC", quantity=2.0),
 def test_linear_book_historical_var_es_is_the_empirical_tail(history, days, overlapping):
     names, p = history
     q = np.array([2.0, -10.0, 100.0])
-    res = mcrisk.risk(_cfg(names, p, LINEAR, source="historical", horizon_days=days,
-                           overlapping=overlapping))
+    cfg = _cfg(names, p, LINEAR, source="historical", horizon_days=days,
+               overlapping=overlapping)
+    res = mcrisk.risk(cfg)
+    cfg["risk"]["attribution"] = False
+    bare = mcrisk.risk(cfg)
+    assert bare["contributions"] == {} and bare["var"] == res["var"]
     ends = (np.arange(days, len(p)) if overlapping
             else np.arange(len(p) - 1, days - 1, -days)[::-1])
     loss = -(p[-1] * (p[ends] / p[ends - days] - 1)) @ q
@@ -64,10 +68,14 @@ def test_linear_book_historical_var_es_is_the_empirical_tail(history, days, over
         assert sum(comp.values()) == pytest.approx(es, rel=1e-9)
 
 
-def test_age_weighted_var_es_is_the_weighted_tail(history):
+@pytest.mark.parametrize("attribution", [True, False])
+def test_age_weighted_var_es_is_the_weighted_tail(history, attribution):
     names, p = history
     q, lam = np.array([2.0, -10.0, 100.0]), 0.98
-    res = mcrisk.risk(_cfg(names, p, LINEAR, source="historical", age_weighting=lam))
+    cfg = _cfg(names, p, LINEAR, source="historical", age_weighting=lam)
+    cfg["risk"]["attribution"] = attribution
+    res = mcrisk.risk(cfg)
+    assert bool(res["contributions"]) == attribution
     loss = -(p[-1] * (p[1:] / p[:-1] - 1)) @ q
     n = loss.size
     w = lam ** np.arange(n - 1, -1, -1) * (1 - lam) / (1 - lam ** n)

@@ -13,6 +13,7 @@ from scipy.stats import norm
 
 import mcrisk
 from mcrisk.riskengine.metrics import Tail
+from mcrisk.tasks.risk import table
 
 R, H = 0.03, 2 / 365
 SPOT, VOL = np.array([100.0, 50.0]), np.array([0.6, 0.8])
@@ -72,6 +73,13 @@ def runs():
         out["floor too high"] = mcrisk.risk(cfg)
     finally:
         Tail.guess_loo_floor = guess
+    # Without attribution: the streamed run and (with a sink) the general path.
+    for chunk in (20_000, 450):
+        cfg = copy.deepcopy(CFG)
+        cfg["sim"]["chunk_size"] = chunk
+        cfg["risk"]["attribution"] = False
+        out[f"no attribution {chunk}"] = mcrisk.risk(cfg)
+    out["no attribution, sink"] = mcrisk.risk(cfg, sink=lambda *a: None)
     return pos, out
 
 
@@ -135,3 +143,33 @@ def test_leave_one_out_floor_from_a_first_chunk():
                 tail.add_loo(data[:, start:start + chunk])
             assert tail.loo_complete()
         np.testing.assert_array_equal(tail.loo_top, want)
+
+
+@pytest.mark.parametrize("case", ["no attribution 20000", "no attribution 450",
+                                  "no attribution, sink"])
+def test_without_attribution_the_tail_metrics_match_in_memory_revaluation(runs, case):
+    """risk.attribution: false reports VaR, ES and the moments of the same scenarios (SciPy's
+    revaluation the reference), the worst scenarios' indices and losses, and no
+    contributions; the per-position losses of the worst scenarios only where the run kept
+    them anyway (the general path)."""
+    pos, out = runs
+    res = out[case]
+    loss = pos.sum(axis=1)
+    order = np.lexsort((np.arange(loss.size), -loss))
+    for a in (0.95, 0.99):
+        m = math.ceil(loss.size * (1 - a) - 1e-9)
+        assert res["var"][repr(a)] == pytest.approx(loss[order[m - 1]], rel=1e-9)
+        assert res["es"][repr(a)] == pytest.approx(loss[order[:m]].mean(), rel=1e-9)
+        lo, hi = res["es_ci"][repr(a)]
+        assert lo < res["es"][repr(a)] < hi
+    assert res["contributions"] == {}
+    worst = res["worst_scenarios"]
+    assert [w["scenario"] for w in worst] == order[:5].tolist()
+    assert worst[0]["loss"] == pytest.approx(loss[order[0]], rel=1e-9)
+    if "sink" in case:
+        assert worst[0]["by_position"]["a_put"] == pytest.approx(pos[order[0], 1], rel=1e-9)
+    else:
+        assert worst[0]["by_position"] is None
+    assert res["stats"]["stdev"] == pytest.approx(loss.std(ddof=1), rel=1e-9)
+    text = table(res)
+    assert "VaR" in text and "contributions at" not in text

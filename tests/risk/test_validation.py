@@ -170,3 +170,12 @@ def test_vol_shock_moves_the_heston_variance():
            - qlref.heston(100.0, 100.0, 182, v0=0.6 ** 2, **heston))  # about -2.8
     se = res["stats"]["stdev"] / np.sqrt(2000)
     assert abs(res["stats"]["mean"] - ref) <= 4 * se + 1e-3, (res["stats"]["mean"], ref, se)
+
+
+@pytest.mark.parametrize("value", ["no", 0])
+def test_attribution_must_be_a_bool(value):
+    cfg = copy.deepcopy(HESTON)
+    cfg["risk"]["attribution"] = value
+    with pytest.raises(mcrisk.ConfigError,
+                       match=rf"^risk.attribution: got {value!r}; .*true or false"):
+        mcrisk.build(cfg)

@@ -54,3 +54,18 @@ def test_second_run_with_new_numbers_compiles_nothing():
     for res in (risk, stress):
         crash = res["stress"][0]["by_position"]["call"]
         assert crash == pytest.approx(-3 * (today - exact), rel=1e-9)
+
+
+def test_streamed_risk_without_attribution_compiles_once():
+    """The streamed kernel without leave-one-out flags (risk.attribution: false) is
+    compiled once too: a second run on new numbers compiles nothing."""
+    cfg = copy.deepcopy(CFG)
+    cfg["portfolio"]["positions"] = [cfg["portfolio"]["positions"][i] for i in (0, 3)]
+    cfg["risk"].update(attribution=False, stress=[], margin=dict(enabled=False))
+    mcrisk.risk(cfg)
+    cfg["market"].update(spot=[52000.0, 3300.0], vol=[0.45, 0.9])
+    cfg["portfolio"]["positions"][0]["quantity"] = -4
+    with _compiled() as names:
+        res = mcrisk.risk(cfg)
+    assert names == [], names
+    assert res["contributions"] == {}
