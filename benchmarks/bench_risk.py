@@ -11,6 +11,7 @@ and reports the delta-gamma error against full revaluation on the same scenarios
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -98,7 +99,7 @@ def numpy_value(kind: str, g: dict, s: np.ndarray, tau: np.ndarray, r: float) ->
 
 
 def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65536,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, attribution: bool = False) -> dict:
     """The 100-option book's horizon VaR/ES with vectorised NumPy/SciPy: the same revaluation.
 
     Scenario spots at the horizon from one exact correlated GBM step (independent scenarios,
@@ -108,6 +109,13 @@ def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65
     Losses are today's value minus the horizon value (undiscounted), chunk by chunk; VaR and
     ES come from the stored book losses. Draws differ from mcrisk's, so the metrics agree
     only statistically.
+
+    With `attribution`, also what mcrisk's default run reports besides VaR and ES: per level,
+    component ES (mean position losses over the ES tail), component VaR (over the ranks
+    within max(5, 0.1% n) of VaR's) and incremental ES (ES less the ES of the book without
+    the position), and the worst five scenarios' position losses. The position losses are
+    stored (positions, n) float32, 400 MB at 10^6 scenarios, and each position's
+    leave-one-out tail is one `np.partition` of a row.
     """
     m, sim, h = cfg["market"], cfg["sim"], cfg["risk"]["horizon"]
     ft = np.dtype(sim["dtype"])
@@ -138,11 +146,14 @@ def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65
     sd = (vol * np.sqrt(h)).astype(ft)
     x0 = np.log(s0).astype(ft)
     losses = np.empty(n, np.float64)
+    n_pos = sum(len(g["quantity"]) for g in groups.values())
+    pos_all = np.empty((n_pos, n), ft) if attribution else None
     for a in range(0, n, chunk):
         c = min(chunk, n - a)
         z = rng.standard_normal((c, len(assets)), dtype=ft) @ chol.T.astype(ft)
         x = x0 + drift + sd * z
         book = np.zeros(c, np.float64)
+        row = 0
         for kind, g in groups.items():
             s = np.exp(x[:, g["asset"]])
             vals = value(kind, g, s, g["expiry"] - ft.type(h))
@@ -152,12 +163,46 @@ def numpy_book_var(cfg: dict, levels=(0.95, 0.975, 0.99, 0.999), chunk: int = 65
                 survive = -np.expm1(-2.0 * d0 * np.maximum(d1, 0) / (sd[g["asset"]] ** 2))
                 vals = vals * (rng.random(vals.shape, dtype=ft) < survive)
             book += vals @ g["quantity"]
+            if attribution:
+                k = len(g["quantity"])
+                v0 = value(kind, g, s0[g["asset"]].astype(ft), g["expiry"])
+                pos_all[row:row + k, a:a + c] = (g["quantity"] * (v0 - vals)).T
+                row += k
         losses[a:a + c] = today - book
     out = {"var": {}, "es": {}, "today": today, "mean_loss": float(losses.mean())}
     for lv in levels:
         var = float(np.quantile(losses, lv))
         out["var"][str(lv)] = var
         out["es"][str(lv)] = float(losses[losses >= var].mean())
+    if attribution:
+        out["contributions"] = numpy_attribution(losses, pos_all, levels)
+    return out
+
+
+def numpy_attribution(losses: np.ndarray, pos: np.ndarray, levels) -> dict:
+    """Component ES and VaR, incremental ES and the worst rows from stored losses:
+    `losses` (n,) float64 book losses, `pos` (positions, n) position losses."""
+    n = losses.size
+    ms = {lv: int(np.ceil(n * (1 - lv) - 1e-9)) for lv in levels}
+    w = max(5, int(0.001 * n))
+    k = max(ms.values()) + w + 1
+    top = np.argpartition(losses, n - k)[n - k:]
+    top = top[np.argsort(-losses[top], kind="stable")]
+    rows = pos[:, top].astype(np.float64)  # (positions, k) in rank order
+    # Each position's book without it: one partition at every level's rank.
+    kth = sorted(n - m for m in ms.values())
+    without = {m: np.empty(pos.shape[0]) for m in ms.values()}
+    for j in range(pos.shape[0]):
+        part = np.partition(losses - pos[j], kth)
+        for m in ms.values():
+            without[m][j] = part[n - m:].mean()
+    out = {}
+    for lv, m in ms.items():
+        es = losses[top[:m]].mean()
+        out[str(lv)] = {"component_es": rows[:, :m].mean(axis=1),
+                        "component_var": rows[:, max(0, m - 1 - w):m + w].mean(axis=1),
+                        "incremental_es": es - without[m]}
+    out["worst"] = rows[:, :5].T
     return out
 
 
@@ -237,42 +282,78 @@ def main() -> None:
     first = time.perf_counter() - t0
     # In turns, best of `repeats` each: this VM's speed drifts by tens of percent within a
     # minute, and taken in turns both implementations see the same drift.
-    mc_s, np_s = [], []
+    # Two pairs, timed in turns: VaR, ES and intervals only (risk.attribution: false) against
+    # NumPy computing VaR and ES; mcrisk's default run (component and incremental ES, worst
+    # rows) against NumPy computing the same attribution from stored position losses.
+    bare = copy.deepcopy(cfg)
+    bare["risk"]["attribution"] = False
+    mcrisk.risk(dict(bare, sim=dict(bare["sim"], n_paths=min(chunk, args.scenarios))))
+    runs = {
+        "book100": lambda: mcrisk.risk(cfg),
+        "book100_var_only": lambda: mcrisk.risk(bare),
+        "book100_numpy": lambda: numpy_book_var(cfg, chunk=chunk),
+        "book100_numpy_attribution": lambda: numpy_book_var(cfg, chunk=chunk,
+                                                            attribution=True),
+    }
+    secs = {k: [] for k in runs}
+    got = {}
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        res = mcrisk.risk(cfg)
-        mc_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        ref = numpy_book_var(cfg, chunk=chunk)
-        np_s.append(time.perf_counter() - t0)
-    big, npy = min(mc_s), min(np_s)
-    paired = float(np.median([b / a for a, b in zip(mc_s, np_s)]))
+        for k, fn in runs.items():
+            t0 = time.perf_counter()
+            got[k] = fn()
+            secs[k].append(time.perf_counter() - t0)
+    best = {k: min(v) for k, v in secs.items()}
 
+    def paired(num: str, den: str) -> float:
+        return float(np.median([b / a for a, b in zip(secs[den], secs[num])]))
+
+    def entry(k: str, res: dict, **extra) -> dict:
+        return {"scenarios": args.scenarios, "seconds": best[k], "seconds_each": secs[k],
+                "repeats": args.repeats, "scenarios_per_second": args.scenarios / best[k],
+                "var": res["var"], "es": res["es"], **extra}
+
+    res, ref = got["book100"], got["book100_numpy"]
+    contrib = got["book100_numpy_attribution"]["contributions"]
     out = {
         "device": str(jax.devices()[0]), "jax": jax.__version__, "dtype": args.dtype,
         "load_avg_start": load_start,
-        "book100": {"scenarios": args.scenarios, "positions": 100, "seconds": big,
-                    "seconds_each": mc_s, "repeats": args.repeats,
-                    "first_call_one_chunk_seconds": first,
-                    "scenarios_per_second": args.scenarios / big, "var": res["var"],
-                    "es": res["es"]},
-        "book100_numpy": {"scenarios": args.scenarios, "seconds": npy, "seconds_each": np_s,
-                          "scenarios_per_second": args.scenarios / npy,
-                          "ratio_numpy_over_mcrisk": npy / big,
-                          "paired_ratio_median": paired, **ref},
+        "book100": entry("book100", res, positions=100, first_call_one_chunk_seconds=first,
+                         attribution=True),
+        "book100_var_only": entry("book100_var_only", got["book100_var_only"],
+                                  attribution=False),
+        "book100_numpy": entry(
+            "book100_numpy", ref, attribution=False,
+            ratio_numpy_over_mcrisk=best["book100_numpy"] / best["book100_var_only"],
+            paired_ratio_median=paired("book100_numpy", "book100_var_only"),
+            ratio_numpy_over_mcrisk_attribution=best["book100_numpy"] / best["book100"]),
+        "book100_numpy_attribution": entry(
+            "book100_numpy_attribution", got["book100_numpy_attribution"], attribution=True,
+            ratio_numpy_over_mcrisk=best["book100_numpy_attribution"] / best["book100"],
+            paired_ratio_median=paired("book100_numpy_attribution", "book100"),
+            component_es_sum={k: float(v["component_es"].sum()) for k, v in contrib.items()
+                              if k != "worst"},
+            incremental_es_sum={k: float(v["incremental_es"].sum())
+                                for k, v in contrib.items() if k != "worst"}),
     }
+    out["book100"].update(
+        component_es_sum={k: float(sum(v["component_es"].values()))
+                          for k, v in res["contributions"].items()},
+        incremental_es_sum={k: float(sum(v["incremental_es"].values()))
+                            for k, v in res["contributions"].items()})
     print(f"device {out['device']}  jax {out['jax']}  dtype {args.dtype}  load {load_start:.2f}")
-    print(f"100-option book, {args.scenarios:,} scenarios, 1-day horizon: {big:.1f} s "
-          f"({args.scenarios / big:,.0f} scenarios/s, warm)")
-    print(f"  first call on one chunk of {chunk:,} (compiles): {first:.1f} s; the timed call "
-          f"above is warm")
-    print(f"  NumPy/SciPy vectorised revaluation, same book and size: {npy:.1f} s "
-          f"({args.scenarios / npy:,.0f} scenarios/s); NumPy time / mcrisk time = {npy / big:.2f}"
-          f" (best of {args.repeats} each, in turns; median of the rounds' ratios {paired:.2f})")
+    print(f"100-option book, {args.scenarios:,} scenarios, 1-day horizon (warm; first call on "
+          f"one chunk of {chunk:,}, compiling: {first:.1f} s); best of {args.repeats} in turns:")
+    for label, k, np_k in (("VaR/ES only", "book100_var_only", "book100_numpy"),
+                           ("with attribution", "book100", "book100_numpy_attribution")):
+        print(f"  {label:<17} mcrisk {best[k]:.2f} s, NumPy/SciPy {best[np_k]:.2f} s: NumPy / "
+              f"mcrisk = {best[np_k] / best[k]:.2f} (median of the rounds' ratios "
+              f"{paired(np_k, k):.2f})")
     for k in res["var"]:
         nan = float("nan")
         print(f"  VaR {k}: mcrisk {res['var'][k]:,.0f}  numpy {ref['var'].get(k, nan):,.0f};  "
-              f"ES mcrisk {res['es'][k]:,.0f}  numpy {ref['es'].get(k, nan):,.0f}")
+              f"ES mcrisk {res['es'][k]:,.0f}  numpy {ref['es'].get(k, nan):,.0f};  "
+              f"incremental ES sum mcrisk {out['book100']['incremental_es_sum'][k]:,.0f}  "
+              f"numpy {out['book100_numpy_attribution']['incremental_es_sum'][k]:,.0f}")
     if args.example_scenarios:
         out.update(example_runs(mcrisk, cfg, args.example_scenarios, args.dtype))
     if args.json:

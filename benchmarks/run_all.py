@@ -115,21 +115,34 @@ def greeks_md(d: dict) -> list[str]:
 def risk_md(d: dict) -> list[str]:
     b, n = d["book100"], d.get("book100_numpy")
     out = [f"{d['device']}, jax {d['jax']}, {d['dtype']}, load at start "
-           f"{_num(d.get('load_avg_start'), '.2f')}.", "",
-           "| run | scenarios | seconds | scenarios/s | VaR 99% | ES 99% |",
-           "|---|---|---|---|---|---|",
-           f"| 100-option book, mcrisk (warm; first call on one chunk "
-           f"{_num(b.get('first_call_one_chunk_seconds'), '.1f')} s) | {b['scenarios']:,} | "
-           f"{b['seconds']:.1f} | {b['scenarios_per_second']:,.0f} | "
-           f"{b['var'].get('0.99', 0):,.0f} | {b['es'].get('0.99', 0):,.0f} |"]
-    if n:
-        out.append(f"| 100-option book, NumPy/SciPy vectorised closed forms | "
-                   f"{n['scenarios']:,} | {n['seconds']:.1f} | {n['scenarios_per_second']:,.0f} "
-                   f"| {n['var'].get('0.99', 0):,.0f} | {n['es'].get('0.99', 0):,.0f} |")
-        rounds = (f"best of {b['repeats']} calls each, in turns; median of the rounds' "
-                  f"ratios {n['paired_ratio_median']:.2f}x; " if "repeats" in b else "")
-        out += ["", f"mcrisk / NumPy speed: {n['ratio_numpy_over_mcrisk']:.2f}x "
-                f"(NumPy time over mcrisk time; {rounds}the target is >= 5)."]
+           f"{_num(d.get('load_avg_start'), '.2f')}; best of {b.get('repeats', 1)} calls of "
+           "each row, the rows called in turns. `attribution`: component VaR and ES, "
+           "incremental ES and the worst scenarios' position losses besides VaR, ES (and, in "
+           "mcrisk, intervals, moments, histogram).", "",
+           "| run | attribution | scenarios | seconds | scenarios/s | VaR 99% | ES 99% |",
+           "|---|---|---|---|---|---|---|"]
+    rows = [("100-option book, mcrisk (warm; first call on one chunk "
+             f"{_num(b.get('first_call_one_chunk_seconds'), '.1f')} s)", b),
+            ("100-option book, mcrisk, `risk.attribution: false`", d.get("book100_var_only")),
+            ("100-option book, NumPy/SciPy vectorised closed forms", n),
+            ("100-option book, NumPy/SciPy, attribution from stored position losses",
+             d.get("book100_numpy_attribution"))]
+    for name, r in rows:
+        if r:
+            att = "yes" if r.get("attribution", r is b) else "no"
+            out.append(f"| {name} | {att} | {r['scenarios']:,} | {r['seconds']:.2f} | "
+                       f"{r['scenarios_per_second']:,.0f} | {r['var'].get('0.99', 0):,.0f} | "
+                       f"{r['es'].get('0.99', 0):,.0f} |")
+    pairs = [("VaR and ES only", n, "target >= 5"),
+             ("with attribution", d.get("book100_numpy_attribution"), "")]
+    for label, r, note in pairs:
+        if r and "paired_ratio_median" in r:
+            out += ["", f"mcrisk / NumPy speed, {label}: {r['ratio_numpy_over_mcrisk']:.2f}x "
+                    f"(NumPy time over mcrisk time, best against best; median of the rounds' "
+                    f"ratios {r['paired_ratio_median']:.2f}x){'; ' + note if note else ''}."]
+    if n and "ratio_numpy_over_mcrisk_attribution" in n:
+        out += ["", "mcrisk with attribution against NumPy without it: "
+                f"{n['ratio_numpy_over_mcrisk_attribution']:.2f}x."]
     if "example" in d:
         e = d["example"]
         out += ["", f"Default example book (nested), {e['scenarios']:,} scenarios: "
