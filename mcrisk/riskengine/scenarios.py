@@ -264,7 +264,10 @@ def scenario_losses(spec: ScenarioSpec, inputs: dict, index: jax.Array, n_valid:
         col = (lambda a: a[:, None])
         pos = col(book["q"]) * ((col(book["v0_hi"]) - vals) + col(book["v0_lo"]))
         hi, lo = _two_sum_columns(pos)
-        ok = jnp.isfinite(vals).all(axis=0)
+        # A non-finite value makes its scenario's sum non-finite (inf - inf is NaN); so does
+        # only an overflow of the sum itself. Read off the sum, the values have one consumer
+        # and XLA writes the position losses from the closed forms' own loop.
+        ok = jnp.isfinite(hi)
         out = dict(loss_hi=hi, loss_lo=lo, pos=pos, ok=ok, x=x, v=v)
         if "loo_thr" not in book:
             return out

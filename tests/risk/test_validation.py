@@ -179,3 +179,32 @@ def test_attribution_must_be_a_bool(value):
     with pytest.raises(mcrisk.ConfigError,
                        match=rf"^risk.attribution: got {value!r}; .*true or false"):
         mcrisk.build(cfg)
+
+
+@pytest.mark.parametrize("attribution", [True, False])
+def test_nan_horizon_loss_of_the_streamed_run_names_scenario_and_position(
+        monkeypatch, attribution):
+    """A closed form that returns NaN above a spot of 101 (today's spot is 100): the
+    streamed run (losses summed on the device) stops at the first such scenario, with or
+    without attribution, instead of reporting a tail with NaN in it. The chunk shape is
+    this test's own, so the kernel is traced with the patched formula."""
+    import jax.numpy as jnp
+
+    from mcrisk.analytic import bs
+
+    real = bs.european_log
+
+    def broken(*, log_spots, **kw):
+        return jnp.where(log_spots > np.log(101.0), jnp.nan, real(log_spots=log_spots, **kw))
+
+    monkeypatch.setattr(bs, "european_log", broken)
+    cfg = dict(market=dict(assets=["A"], spot=[100.0], vol=[0.6], rate=0.0),
+               model=dict(name="gbm"),
+               sim=dict(n_paths=3004, n_steps=2, seed=3, dtype="float64", chunk_size=1502),
+               greeks=dict(enabled=False),
+               portfolio=dict(positions=[dict(name="put", type="european", asset="A",
+                                              option="put", strike=95.0, expiry=0.5)]),
+               risk=dict(attribution=attribution, margin=dict(enabled=False)))
+    with pytest.raises(NonFiniteError, match=r"^scenarios\[\d+\]\.dates\[0\]\.put: computed "
+                                             r"nan.*revaluation of scenario \d+ at t = "):
+        mcrisk.risk(cfg)
