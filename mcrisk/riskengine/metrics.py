@@ -294,10 +294,12 @@ class Tail:
         loss, idx = np.concatenate(self._loss), np.concatenate(self._idx)
         pos = np.concatenate(self._pos) if self.rows else None
         if loss.size > self.k:
-            # Only the rows at or above the k-th loss need ordering.
+            # No ordering until `_final`: the losses above the k-th, and of those equal to it
+            # the lowest indices.
             kth = np.partition(loss, loss.size - self.k)[loss.size - self.k]
-            sel = np.flatnonzero(loss >= kth)
-            order = sel[np.lexsort((idx[sel], -loss[sel]))[: self.k]]
+            above, tied = np.flatnonzero(loss > kth), np.flatnonzero(loss == kth)
+            tied = tied[np.argsort(idx[tied], kind="stable")[:self.k - above.size]]
+            order = np.concatenate([above, tied])
             loss, idx = loss[order], idx[order]
             pos = pos[order] if self.rows else None
             self.thr = kth
