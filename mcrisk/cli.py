@@ -9,7 +9,6 @@ exit code 130/143 and, once a phase has started, a results.json marked ``"partia
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys

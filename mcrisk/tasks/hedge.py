@@ -43,7 +43,7 @@ FIELDS = [
                                      "`delta`, `delta_vega` or `optimised`"),
     *((_H + f"in_sample.{k}", f"{k} of the hedged book's loss on the in-sample scenarios")
       for k in _T),
-    *((_H + f"out_of_sample.{k}", f"the same on the out-of-sample scenarios") for k in _T),
+    *((_H + f"out_of_sample.{k}", "the same on the out-of-sample scenarios") for k in _T),
     (_H + "margin", "exact grid requirement of book plus hedge (null without a grid)"),
     (_H + "cost", "proportional costs paid"),
     (_H + "fees", "fixed fees paid"),
