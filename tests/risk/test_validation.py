@@ -130,13 +130,14 @@ def test_stress_vol_shift_checked_against_the_model_vol():
         mcrisk.build(cfg)
 
 
-@pytest.mark.parametrize("inner", [15, 30])
-def test_inner_paths_not_in_two_antithetic_halves_rejected(inner):
+@pytest.mark.parametrize("key,value,expected", [
     # Nested paths are antithetic pairs split in two halves: 15 inner paths silently ran 14.
+    ("inner_paths", 15, "multiple of 4"), ("inner_paths", 30, "multiple of 4"),
+    ("attribution", "no", "true or false"), ("attribution", 0, "true or false")])
+def test_bad_risk_setting_rejected(key, value, expected):
     cfg = copy.deepcopy(HESTON)
-    cfg["risk"]["inner_paths"] = inner
-    with pytest.raises(mcrisk.ConfigError,
-                       match=rf"^risk.inner_paths: got {inner}; .*multiple of 4"):
+    cfg["risk"][key] = value
+    with pytest.raises(mcrisk.ConfigError, match=rf"^risk.{key}: got {value!r}; .*{expected}"):
         mcrisk.build(cfg)
 
 
@@ -170,15 +171,6 @@ def test_vol_shock_moves_the_heston_variance():
            - qlref.heston(100.0, 100.0, 182, v0=0.6 ** 2, **heston))  # about -2.8
     se = res["stats"]["stdev"] / np.sqrt(2000)
     assert abs(res["stats"]["mean"] - ref) <= 4 * se + 1e-3, (res["stats"]["mean"], ref, se)
-
-
-@pytest.mark.parametrize("value", ["no", 0])
-def test_attribution_must_be_a_bool(value):
-    cfg = copy.deepcopy(HESTON)
-    cfg["risk"]["attribution"] = value
-    with pytest.raises(mcrisk.ConfigError,
-                       match=rf"^risk.attribution: got {value!r}; .*true or false"):
-        mcrisk.build(cfg)
 
 
 @pytest.mark.parametrize("attribution", [True, False])
