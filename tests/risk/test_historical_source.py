@@ -3,6 +3,7 @@ against the empirical tail of q * dP and Black-Scholes revaluations computed her
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from pathlib import Path
@@ -30,7 +31,8 @@ def _cfg(names, prices, positions, levels=(0.95, 0.99), **scenarios):
                   corr=np.eye(len(names)).tolist())
     return dict(market=market, model=dict(name="gbm"),
                 sim=dict(n_paths=1000, n_steps=1, seed=5, dtype="float64"),
-                portfolio=dict(positions=positions),
+                # A copy: a test that edits a quantity must not edit LINEAR for the next.
+                portfolio=dict(positions=copy.deepcopy(positions)),
                 risk=dict(horizon=1 / 365, levels=list(levels), margin=dict(enabled=False),
                           scenarios=dict(prices=PRICES, **scenarios)))
 
