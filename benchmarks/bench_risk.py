@@ -209,8 +209,6 @@ def numpy_attribution(losses: np.ndarray, pos: np.ndarray, levels) -> dict:
 def rerun(risk, cfg: dict, calls: int = 3) -> dict:
     """A risk screen's use: the first call (compiles), then `calls` calls on a moved market
     (spots and vols +1% each time, same shapes), which should compile nothing."""
-    import copy
-
     t0 = time.perf_counter()
     risk(cfg)
     first = time.perf_counter() - t0

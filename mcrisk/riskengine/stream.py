@@ -64,12 +64,13 @@ def stream_losses(kernel, tail: Tail, q: np.ndarray, v0: np.ndarray, n: int, sam
         return scenario_losses(spec, inputs, index, np.int32(n_valid),
                                dict(book, loo_thr=jnp.asarray(thr))), n_valid
 
+    fetched = ("loss_hi", "loss_lo", "ok") + (() if var_shift is None else ("v",))
+
     def fetch(launched) -> dict:
         fut, n_valid = launched
         # Without attribution the position losses stay on the device unless a chunk has a
-        # non-finite loss (`on_bad` reads them).
-        out = jax.device_get(fut if attribution else
-                             {k: fut[k] for k in ("loss_hi", "loss_lo", "ok", "v")})
+        # non-finite loss (`on_bad` reads them), and the variances unless vols are shifted.
+        out = jax.device_get(fut if attribution else {k: fut[k] for k in fetched})
         if not out["ok"][:n_valid].all() and "pos" not in out:
             out.update(jax.device_get({k: fut[k] for k in ("pos", "x")}))
         out["loss"] = (out["loss_hi"][:n_valid].astype(np.float64)
